@@ -1,0 +1,3 @@
+from drivenet.cli import main
+
+main()

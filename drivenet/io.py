@@ -1,0 +1,92 @@
+"""Atomic file writes and safe `.npz` + JSON storage (never pickled)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drivenet.errors import DrivenetError
+
+META_KEY = "__meta__"
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call `write(tmp)` on a temporary file beside `path`, then rename it into place.
+
+    A crash or Ctrl-C half-way leaves the old file (or none), never a truncated one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a text file atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write JSON atomically, indented for people to read."""
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Path:
+    """Save arrays plus a JSON metadata dict into one `.npz`, atomically.
+
+    The metadata is stored as a unicode string array, so loading never needs pickle.
+    """
+    if META_KEY in arrays:
+        raise ValueError(f"array name {META_KEY!r} is reserved")
+    payload = {name: np.asarray(a) for name, a in arrays.items()}
+    payload[META_KEY] = np.array(json.dumps(dict(meta), sort_keys=True))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **payload)
+
+    return atomic_write(path, write)
+
+
+def load_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Load a file written by `save_npz`: (arrays, metadata). Never unpickles."""
+    path = Path(path)
+    if not path.is_file():
+        raise DrivenetError(f"{path}: no such file; check the path")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError) as err:
+        raise DrivenetError(f"{path}: not a readable drivenet .npz file ({err}); re-create it") from None
+    if META_KEY not in arrays:
+        raise DrivenetError(f"{path}: has no drivenet metadata; was it written by drivenet?")
+    try:
+        meta = json.loads(str(arrays.pop(META_KEY)))
+    except json.JSONDecodeError as err:
+        raise DrivenetError(f"{path}: corrupt metadata ({err}); re-create the file") from None
+    return arrays, meta
+
+
+def prepare_output_dir(path: str | Path, force: bool) -> Path:
+    """Make an empty output folder; an existing non-empty one is kept unless `force`."""
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        if not force:
+            raise DrivenetError(f"{path} already exists and is not empty; pass --force to overwrite it")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
