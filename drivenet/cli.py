@@ -14,6 +14,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _drivenet() -> None:
+    """Learn, see and use backpropagation on a self-driving task."""
+
+
 for module in (engine, network, preprocess, learn, roads):
     module.register(app)
 
