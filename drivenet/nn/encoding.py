@@ -1,0 +1,146 @@
+"""Steering encodings: how a steering value in [-1, 1] (negative = left) maps to network outputs and back.
+
+Each encoding has `n_outputs`, `output_activation` (for `MLP.build`), `loss`, `encode(steering) ->
+targets`, `decode(outputs) -> steering` (float32) and `spec()`; `encoding_from_spec` rebuilds one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from drivenet.errors import DrivenetError
+from drivenet.nn.losses import MSELoss, SoftmaxCrossEntropy
+
+BUMP_WIDTH = 10.0  # the bump is exp(-(i - d)^2 / BUMP_WIDTH), as in ALVINN
+FIT_REACH = 2  # decoding fits the 2 * FIT_REACH + 1 outputs around the best-matching bump
+
+
+def _steering(steering: np.ndarray) -> np.ndarray:
+    return np.asarray(steering, dtype=np.float64).reshape(-1)
+
+
+class ScalarEncoding:
+    """One output unit that is the steering itself; trained with MSE.
+
+    `output_activation` "tanh" keeps predictions inside [-1, 1]; None gives a linear output.
+    """
+
+    n_outputs = 1
+
+    def __init__(self, output_activation: str | None = "tanh") -> None:
+        if output_activation not in ("tanh", None):
+            raise ValueError(f"scalar output must be 'tanh' or None, got {output_activation!r}")
+        self.output_activation = output_activation
+        self.loss = MSELoss()
+
+    def encode(self, steering: np.ndarray) -> np.ndarray:
+        return _steering(steering).astype(np.float32)[:, None]
+
+    def decode(self, outputs: np.ndarray) -> np.ndarray:
+        return np.clip(np.asarray(outputs)[:, 0], -1.0, 1.0).astype(np.float32)
+
+    def spec(self) -> dict[str, Any]:
+        return {"name": "scalar", "output_activation": self.output_activation}
+
+
+class BumpEncoding:
+    """ALVINN's distributed output: `units` sigmoid units spread evenly over the steering range.
+
+    Unit i sits at steering -1 + 2i/(units - 1). A steering value s lies at the fractional unit position
+    d = (s + 1)(units - 1)/2 and is taught as the bump t_i = exp(-(i - d)^2 / 10), trained with MSE.
+    Decoding finds the best-matching bump position, then fits a Gaussian to the five outputs around it
+    (a least-squares parabola through their logarithms), which recovers d to sub-unit precision.
+    """
+
+    output_activation = "sigmoid"
+
+    def __init__(self, units: int = 45) -> None:
+        if units < 2 * FIT_REACH + 1:
+            raise ValueError(f"a bump encoding needs at least {2 * FIT_REACH + 1} units, got {units}")
+        self.n_outputs = units
+        self.loss = MSELoss()
+        templates = self._bumps(np.arange(units, dtype=np.float64))  # row c: the bump centred on unit c
+        self._templates = templates / np.linalg.norm(templates, axis=1, keepdims=True)
+
+    def unit_of(self, steering: np.ndarray | float) -> np.ndarray | float:
+        """The fractional unit position d of a steering value (0 at full left, units - 1 at full right)."""
+        return (np.asarray(steering, dtype=np.float64) + 1.0) * (self.n_outputs - 1) / 2.0
+
+    def steering_of(self, position: np.ndarray) -> np.ndarray:
+        """Inverse of `unit_of`."""
+        return np.asarray(position, dtype=np.float64) * 2.0 / (self.n_outputs - 1) - 1.0
+
+    def _bumps(self, centres: np.ndarray) -> np.ndarray:
+        units = np.arange(self.n_outputs, dtype=np.float64)
+        return np.exp(-((units[None, :] - centres[:, None]) ** 2) / BUMP_WIDTH)
+
+    def encode(self, steering: np.ndarray) -> np.ndarray:
+        return self._bumps(self.unit_of(_steering(steering))).astype(np.float32)
+
+    def decode(self, outputs: np.ndarray) -> np.ndarray:
+        outputs = np.asarray(outputs, dtype=np.float64)
+        best = np.argmax(outputs @ self._templates.T, axis=1)  # the best-matching bump (least squares)
+        centre = np.clip(best, FIT_REACH, self.n_outputs - 1 - FIT_REACH)
+        k = np.arange(-FIT_REACH, FIT_REACH + 1)
+        logs = np.log(np.maximum(np.take_along_axis(outputs, centre[:, None] + k, axis=1), 1e-12))
+        # least-squares parabola a + b k + c k^2 through the logs; its vertex -b / 2c is the bump's peak
+        slope = logs @ k / (k @ k)
+        centred = k**2 - np.mean(k**2)
+        curvature = logs @ centred / (centred @ centred)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            offset = np.where(curvature < 0, -slope / (2 * curvature), 0.0)
+        position = np.clip(centre + offset, np.maximum(best - 1, 0), np.minimum(best + 1, self.n_outputs - 1))
+        return self.steering_of(position).astype(np.float32)
+
+    def spec(self) -> dict[str, Any]:
+        return {"name": "bump", "units": self.n_outputs}
+
+
+class ClassEncoding:
+    """Three classes, left (0), straight (1) and right (2), trained with softmax cross-entropy.
+
+    |steering| <= straight_band is straight. Decoding maps the most likely class to -1, 0 or +1 times
+    `magnitude`.
+    """
+
+    n_outputs = 3
+    output_activation = None
+
+    def __init__(self, straight_band: float = 0.05, magnitude: float = 0.5) -> None:
+        self.straight_band = straight_band
+        self.magnitude = magnitude
+        self.loss = SoftmaxCrossEntropy()
+
+    def encode(self, steering: np.ndarray) -> np.ndarray:
+        s = _steering(steering)
+        return np.where(s < -self.straight_band, 0, np.where(s > self.straight_band, 2, 1)).astype(np.int64)
+
+    def decode(self, outputs: np.ndarray) -> np.ndarray:
+        return ((np.argmax(outputs, axis=1) - 1) * self.magnitude).astype(np.float32)
+
+    def spec(self) -> dict[str, Any]:
+        return {"name": "classes", "straight_band": self.straight_band, "magnitude": self.magnitude}
+
+
+Encoding = ScalarEncoding | BumpEncoding | ClassEncoding
+ENCODINGS: dict[str, type[Encoding]] = {
+    "scalar": ScalarEncoding,
+    "bump": BumpEncoding,
+    "classes": ClassEncoding,
+}
+
+
+def encoding_from_spec(spec: dict[str, Any]) -> Encoding:
+    """Rebuild an encoding from its `spec()`: `{"name": "scalar" | "bump" | "classes", **its arguments}`."""
+    args = dict(spec)
+    name = args.pop("name", None)
+    if name not in ENCODINGS:
+        known = ", ".join(ENCODINGS)
+        raise DrivenetError(f"unknown steering encoding {name!r} (model.encoding); use one of {known}")
+    try:
+        return ENCODINGS[name](**args)
+    except (TypeError, ValueError) as err:
+        raise DrivenetError(f"invalid {name} encoding settings {args} ({err})") from None
+

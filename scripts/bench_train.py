@@ -1,0 +1,118 @@
+"""Training-step speed of drivenet's numpy MLP against the identical PyTorch model.
+
+A step is forward, MSE loss, backward and an optimizer update on a batch of 256, in float32. Both
+engines start from the same weights and use the same number of threads; their timings alternate,
+round by round, so that a drift in machine load hits both alike, and each engine's speed is its best
+round (as with timeit: other programs only ever slow a round down). Prints a table of steps/s and,
+as its last line, JSON: {"speedup_vs_pytorch": {"960-64-30": r1, "13200-100-50-10-1": r2}}.
+
+    python scripts/bench_train.py [--rounds 9] [--seconds 0.3] [--threads N] [--optimizer sgd|adam]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+
+ARGS = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+ARGS.add_argument("--rounds", type=int, default=9, help="alternating timing rounds per network")
+ARGS.add_argument("--seconds", type=float, default=0.3, help="about how long one engine's round lasts")
+ARGS.add_argument("--batch", type=int, default=256)
+ARGS.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for numpy and torch")
+ARGS.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+OPTIONS = ARGS.parse_args()
+# numpy's OpenBLAS reads its thread count when numpy is first imported
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(OPTIONS.threads)
+
+import numpy as np  # noqa: E402
+
+from drivenet.nn import MLP, SGD, Adam, MSELoss  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    sys.exit("bench_train.py compares against PyTorch: pip install -e '.[ref]'")
+
+NETWORKS = {"960-64-30": ([960, 64, 30], "sigmoid"), "13200-100-50-10-1": ([13200, 100, 50, 10, 1], None)}
+LR, MOMENTUM = 0.01, 0.9
+
+
+def drivenet_step(net: MLP, x: np.ndarray, target: np.ndarray) -> Callable[[], None]:
+    optimizer = SGD(net.parameters(), LR, MOMENTUM) if OPTIONS.optimizer == "sgd" else Adam(net.parameters())
+    loss = MSELoss()
+
+    def step() -> None:
+        _, grad = loss(net.forward(x), target)
+        net.backward(grad)
+        optimizer.step()
+
+    return step
+
+
+def torch_step(net: MLP, x: np.ndarray, target: np.ndarray) -> Callable[[], None]:
+    """The same layers in torch.nn, with drivenet's initial weights (torch stores W transposed)."""
+    modules: list[torch.nn.Module] = []
+    for layer in net.layers:
+        if hasattr(layer, "weight"):
+            linear = torch.nn.Linear(layer.n_in, layer.n_out)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(layer.weight.value.T.copy()))
+                linear.bias.copy_(torch.from_numpy(layer.bias.value))
+            modules.append(linear)
+        else:
+            modules.append(torch.nn.Sigmoid())
+    model = torch.nn.Sequential(*modules)
+    params = list(model.parameters())
+    if OPTIONS.optimizer == "sgd":
+        optimizer: torch.optim.Optimizer = torch.optim.SGD(params, LR, MOMENTUM)
+    else:
+        optimizer = torch.optim.Adam(params)
+    loss = torch.nn.MSELoss()
+    x_t, target_t = torch.from_numpy(x), torch.from_numpy(target)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        loss(model(x_t), target_t).backward()
+        optimizer.step()
+
+    return step
+
+
+def steps_per_second(step: Callable[[], None], steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    torch.set_num_threads(OPTIONS.threads)
+    rng = np.random.default_rng(0)
+    print(f"batch {OPTIONS.batch}, float32, {OPTIONS.optimizer}, {OPTIONS.threads} threads, "
+          f"best of {OPTIONS.rounds} alternating rounds of about {OPTIONS.seconds} s")
+    print(f"{'network':<20}{'drivenet steps/s':>18}{'pytorch steps/s':>18}{'speedup':>10}")
+    speedups = {}
+    for name, (sizes, output) in NETWORKS.items():
+        net = MLP.build(sizes, "sigmoid", output, seed=0)
+        x = rng.normal(size=(OPTIONS.batch, sizes[0])).astype(np.float32)
+        target = rng.uniform(size=(OPTIONS.batch, sizes[-1])).astype(np.float32)
+        engines = {"drivenet": drivenet_step(net, x, target), "pytorch": torch_step(net, x, target)}
+        rates: dict[str, list[float]] = {engine: [] for engine in engines}
+        warm = min(steps_per_second(step, 3) for step in engines.values())  # also fills buffers and pools
+        steps = max(3, round(warm * OPTIONS.seconds))
+        for i in range(OPTIONS.rounds):
+            order = list(engines) if i % 2 == 0 else list(reversed(engines))
+            for engine in order:
+                rates[engine].append(steps_per_second(engines[engine], steps))
+        ours, theirs = max(rates["drivenet"]), max(rates["pytorch"])
+        speedups[name] = round(ours / theirs, 3)
+        print(f"{name:<20}{ours:>18.1f}{theirs:>18.1f}{speedups[name]:>9.2f}x")
+    print(json.dumps({"speedup_vs_pytorch": speedups}))
+
+
+if __name__ == "__main__":
+    main()
