@@ -1,0 +1,144 @@
+"""A steering cache: every frame decoded and preprocessed once, stored in one `.npz` with its settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from drivenet.data.decode import decode_all, progress_bar
+from drivenet.data.frames import COLUMNS, Problem, count_kinds, no_usable_frames, raise_first
+from drivenet.data.readers import read_from_config
+from drivenet.data.transform import Preprocess
+from drivenet.errors import DrivenetError
+from drivenet.io import load_npz, save_npz
+
+KIND = "drivenet-steering-cache"
+VERSION = 1
+NEAR_ZERO = 0.02  # |steering| below this counts as driving straight in summaries
+HIST_EDGES = np.linspace(-1.05, 1.05, 22)  # 21 bins of width 0.1 centred on -1.0, -0.9, ..., 1.0
+
+
+@dataclass
+class SteeringCache:
+    """Preprocessed images uint8 (N, H, W, C), steering float32 (N,), the frame table, the transform."""
+
+    images: np.ndarray
+    steering: np.ndarray
+    frames: pd.DataFrame
+    preprocess: Preprocess
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.steering)
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write the cache as one `.npz`, atomically; an existing file needs `force`."""
+        path = Path(path)
+        if path.exists() and not force:
+            raise DrivenetError(f"{path} already exists; pass --force to overwrite it")
+        arrays = {"images": self.images, "steering": self.steering.astype(np.float32)}
+        for column in COLUMNS:
+            if column != "steering":
+                values = self.frames[column].to_numpy()
+                arrays[f"frame_{column}"] = (
+                    values.astype(np.int64) if column == "frame" else values.astype(str)
+                )
+        meta = {
+            "kind": KIND,
+            "version": VERSION,
+            "preprocess": self.preprocess.to_dict(),
+            "summary": self.summary,
+        }
+        return save_npz(path, arrays, meta)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SteeringCache:
+        """Read a cache written by `save` (or `drivenet preprocess`)."""
+        arrays, meta = load_npz(path)
+        if meta.get("kind") != KIND:
+            raise DrivenetError(
+                f"{path}: not a steering cache; make one with `drivenet preprocess DATA --out CACHE`"
+            )
+        if meta.get("version") != VERSION:
+            raise DrivenetError(
+                f"{path}: cache version {meta.get('version')} is not {VERSION}; run preprocess again"
+            )
+        steering = arrays["steering"].astype(np.float32)
+        table = {c: arrays[f"frame_{c}"] for c in COLUMNS if c != "steering"}
+        frames = pd.DataFrame({**table, "steering": steering}, columns=list(COLUMNS))
+        for column in ("path", "camera", "recording"):
+            frames[column] = frames[column].astype(object)
+        return cls(
+            arrays["images"], steering, frames, Preprocess.from_dict(meta["preprocess"]), meta["summary"]
+        )
+
+
+def summarize(frames: pd.DataFrame, problems: Sequence[Problem]) -> dict[str, Any]:
+    """Counts for people: frames kept per recording and camera, skipped by kind, steering histogram."""
+    steering = frames["steering"].to_numpy(dtype=np.float32)
+    counts, _ = np.histogram(np.clip(steering, -1, 1), bins=HIST_EDGES)
+    return {
+        "frames": int(len(frames)),
+        "recordings": {str(k): int(v) for k, v in frames["recording"].value_counts(sort=False).items()},
+        "cameras": {str(k): int(v) for k, v in frames["camera"].value_counts(sort=False).items()},
+        "skipped": count_kinds(problems),
+        "near_zero_share": float(np.mean(np.abs(steering) < NEAR_ZERO)) if len(steering) else 0.0,
+        "histogram": {"edges": [round(float(e), 3) for e in HIST_EDGES], "counts": counts.tolist()},
+    }
+
+
+def build_cache(
+    frames: pd.DataFrame,
+    preprocess: Preprocess,
+    workers: int = 2,
+    strict: bool = False,
+    progress: bool = True,
+    problems: Sequence[Problem] = (),
+) -> tuple[SteeringCache, list[Problem]]:
+    """Decode and preprocess every frame; unreadable images are skipped (or, with `strict`, an error).
+
+    `problems` are the reader's, counted in the summary. Returns the cache and the skipped images.
+    """
+    if len(frames) == 0:
+        raise DrivenetError("no frames to preprocess; check the recording with `drivenet inspect DATA`")
+    paths = frames["path"].tolist()
+    with progress_bar(len(paths), "preprocessing", progress) as advance:
+        images, failures = decode_all(paths, preprocess, workers, advance)
+    skipped = [Problem(paths[i], 0, reason, "unreadable image") for i, reason in failures]
+    raise_first(skipped, strict)
+    if len(skipped) == len(paths):
+        raise DrivenetError(f"none of the {len(paths)} images could be read; first: {skipped[0]}")
+    if skipped:
+        keep = np.ones(len(paths), dtype=bool)
+        keep[[i for i, _ in failures]] = False
+        images, frames = images[keep], frames[keep]
+    frames = frames.reset_index(drop=True)
+    steering = frames["steering"].to_numpy(dtype=np.float32)
+    cache = SteeringCache(images, steering, frames, preprocess, summarize(frames, [*problems, *skipped]))
+    return cache, skipped
+
+
+def load_or_build(
+    source: str | Path | Sequence[str | Path],
+    data_cfg: Mapping[str, Any],
+    workers: int | None = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> SteeringCache:
+    """Load a `.npz` cache (its stored transform wins), or read and preprocess recordings in memory."""
+    sources = [Path(source)] if isinstance(source, (str, Path)) else [Path(s) for s in source]
+    if len(sources) == 1 and sources[0].suffix == ".npz":
+        return SteeringCache.load(sources[0])
+    read = read_from_config(sources, data_cfg, strict=strict)
+    if len(read.frames) == 0:
+        raise no_usable_frames(sources, read.problems)
+    workers = int(data_cfg.get("workers", 2)) if workers is None else workers
+    cache, _ = build_cache(
+        read.frames, Preprocess.from_config(data_cfg), workers, strict, progress, read.problems
+    )
+    return cache

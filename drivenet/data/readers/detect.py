@@ -1,0 +1,66 @@
+"""Which format a path holds: a log file, a recording folder, or a folder of recording folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drivenet.data.readers.finder import ReadOptions
+from drivenet.data.readers.plaincsv import read_header
+from drivenet.errors import DrivenetError
+
+FORMATS = ("udacity", "donkey", "sully", "csv")
+EXPECTED = "driving_log.csv, a Donkey tub (manifest.json or record_N.json), data.txt, or a .csv log"
+
+
+def csv_format(path: Path, options: ReadOptions) -> str:
+    """A `.csv` is a plain CSV when its header names the configured columns, else a Udacity log."""
+    header = read_header(path)
+    plain = options.csv_image_column in header and options.csv_steering_column in header
+    return "csv" if plain and path.name != "driving_log.csv" else "udacity"
+
+
+def detect_file(path: Path, options: ReadOptions) -> str | None:
+    """The format of a log file, or None when the file is not one."""
+    name = path.name.lower()
+    if name.endswith(".csv"):
+        return csv_format(path, options)
+    if name == "manifest.json" or (name.startswith("record_") and name.endswith(".json")):
+        return "donkey"
+    if name.endswith(".txt") and not name.startswith(("license", "readme")):
+        return "sully"
+    return None
+
+
+def detect_folder(folder: Path, options: ReadOptions) -> tuple[str, Path] | None:
+    """(format, what to read) for a recording folder, or None when the folder holds no log."""
+    if (folder / "manifest.json").is_file() or any(folder.glob("record_*.json")):
+        return "donkey", folder
+    for name in ("driving_log.csv", "data.txt"):
+        if (folder / name).is_file():
+            return ("udacity" if name.endswith(".csv") else "sully"), folder / name
+    logs = sorted(folder.glob("*.csv"))
+    if len(logs) == 1:
+        return csv_format(logs[0], options), logs[0]
+    return None
+
+
+def find_recordings(path: Path, fmt: str, options: ReadOptions) -> list[tuple[str, Path]]:
+    """The recordings under `path` as (format, file or tub folder); `fmt` other than auto is forced."""
+    if fmt != "auto" and fmt not in FORMATS:
+        raise DrivenetError(f"unknown format {fmt!r}; use auto, {', '.join(FORMATS)}")
+    if not path.exists():
+        raise DrivenetError(f"{path}: no such file or folder; check the path")
+    if path.is_file():
+        found = detect_file(path, options)
+        if found is None and fmt == "auto":
+            raise DrivenetError(f"{path}: not a known log; expected {EXPECTED}, or pass --format")
+        target = path.parent if (fmt == "donkey" or found == "donkey") else path
+        return [(fmt if fmt != "auto" else str(found), target)]
+    found_here = detect_folder(path, options)
+    if found_here is not None:
+        return [(fmt if fmt != "auto" else found_here[0], found_here[1])]
+    subfolders = sorted(p for p in path.iterdir() if p.is_dir())
+    nested = [(f, target) for p in subfolders if (hit := detect_folder(p, options)) for f, target in [hit]]
+    if not nested:
+        raise DrivenetError(f"{path}: no recording found; expected {EXPECTED} in it or in its subfolders")
+    return [(fmt if fmt != "auto" else f, target) for f, target in nested]

@@ -1,0 +1,99 @@
+"""Donkey Car tubs. Steering is `user/angle` in [-1, 1] (-1 = full left), the image `cam/image_array`.
+
+- v2: `manifest.json` (JSON lines; the last names the `catalog_N.catalog` files and the
+  `deleted_indexes`) plus catalogs of one JSON record a line; frames in `images/`.
+- v1: one `record_N.json` per frame, images beside them.
+Records listed in `deleted_indexes` are not part of the data; a record that is not valid JSON or lacks
+a key is reported with its file and line, and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from drivenet.data.frames import Problem, ReadResult
+from drivenet.data.readers.finder import FrameCollector, ReadOptions
+from drivenet.errors import DrivenetError
+
+IMAGE_KEY = "cam/image_array"
+ANGLE_KEY = "user/angle"
+RECORD_V1 = re.compile(r"record_(\d+)\.json$")
+
+
+def add_record(out: FrameCollector, record: Any, file: Path, row: int, index: int) -> None:
+    """Add one parsed tub record to `out`, or the problem that stops it."""
+    if not isinstance(record, dict) or IMAGE_KEY not in record or ANGLE_KEY not in record:
+        out.problems.append(
+            Problem(str(file), row, f"record lacks {IMAGE_KEY!r} or {ANGLE_KEY!r}", "bad record")
+        )
+        return
+    steering = out.steering(record[ANGLE_KEY], file, row)
+    if steering is not None:
+        out.add(str(record[IMAGE_KEY]), steering, file, row, index)
+
+
+def read_manifest(manifest: Path) -> tuple[list[str], set[int]]:
+    """Catalog file names and deleted indexes from a v2 `manifest.json`."""
+    for row, line in enumerate(manifest.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            raise DrivenetError(
+                f"{manifest}, line {row}: not valid JSON; restore the tub's manifest"
+            ) from None
+        if isinstance(entry, dict) and "paths" in entry:
+            return [str(p) for p in entry["paths"]], {int(i) for i in entry.get("deleted_indexes", [])}
+    raise DrivenetError(f"{manifest}: no line lists the catalog 'paths'; restore the tub's manifest")
+
+
+def read_donkey_v2(tub: Path, options: ReadOptions) -> ReadResult:
+    """Read a v2 tub folder (manifest + catalogs)."""
+    catalogs, deleted = read_manifest(tub / "manifest.json")
+    out = FrameCollector(tub)
+    for name in catalogs:
+        catalog = tub / Path(name.replace("\\", "/")).name  # never outside the tub
+        if not catalog.is_file():
+            out.problems.append(
+                Problem(str(catalog), 0, "catalog listed in manifest.json is missing", "missing catalog")
+            )
+            continue
+        with open(catalog, encoding="utf-8", errors="replace") as fh:
+            for row, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    out.problems.append(
+                        Problem(str(catalog), row, "broken catalog line (not valid JSON)", "bad record")
+                    )
+                    continue
+                index = record.get("_index", -1) if isinstance(record, dict) else -1
+                if index in deleted:
+                    continue
+                add_record(out, record, catalog, row, int(index))
+    return out.result()
+
+
+def read_donkey_v1(tub: Path, options: ReadOptions) -> ReadResult:
+    """Read a v1 tub folder (`record_N.json` files)."""
+    records = sorted(
+        ((int(m.group(1)), p) for p in tub.iterdir() if (m := RECORD_V1.match(p.name))), key=lambda r: r[0]
+    )
+    out = FrameCollector(tub)
+    for index, file in records:
+        try:
+            record = json.loads(file.read_text(encoding="utf-8", errors="replace"))
+        except json.JSONDecodeError:
+            out.problems.append(Problem(str(file), 1, "broken record (not valid JSON)", "bad record"))
+            continue
+        add_record(out, record, file, 1, index)
+    return out.result()
+
+
+def read_donkey(tub: Path, options: ReadOptions) -> ReadResult:
+    """Read a tub of either version."""
+    return read_donkey_v2(tub, options) if (tub / "manifest.json").is_file() else read_donkey_v1(tub, options)

@@ -1,0 +1,125 @@
+"""Shared reader helpers: find a logged image inside its recording's folder, parse a steering value."""
+
+from __future__ import annotations
+
+import math
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from drivenet.data.frames import Problem, ReadResult, make_frames
+
+IMAGE_FOLDERS = ("IMG", "images", "")  # where recordings keep their frames, relative to the recording
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Reader settings, named as in the config's `[data]` section."""
+
+    cameras: str = "center"  # center | all
+    side_correction: float = 0.2
+    wheel_degrees_per_unit: float = 450.0
+    csv_image_column: str = "image"
+    csv_steering_column: str = "steering"
+
+
+class ImageFinder:
+    """Resolve image names from a log to files inside one recording folder, and nowhere else.
+
+    A log may name an image by a relative path, a bare name, or an absolute Windows or Unix path
+    from the machine that recorded it. A path is used as written when it leads to a file inside the
+    folder; anything else is looked up by its base name in the folder, its `IMG/` or its `images/`.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.by_name: dict[str, str] = {}
+        for sub in IMAGE_FOLDERS:
+            folder = self.root / sub
+            if folder.is_dir():
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if entry.is_file():
+                            self.by_name.setdefault(entry.name, os.path.join(folder, entry.name))
+
+    def find(self, name: str) -> str | None:
+        """The absolute path of the logged image `name`, or None when the folder does not hold it."""
+        unix = name.strip().replace("\\", "/")
+        base = posixpath.basename(unix)
+        folder = posixpath.dirname(unix)
+        inside = str(self.root) + os.sep
+        windows = len(unix) > 1 and unix[1] == ":"
+        if (
+            folder not in IMAGE_FOLDERS
+            and not windows
+            and (unix.startswith(inside) or not posixpath.isabs(unix))
+        ):
+            candidate = os.path.realpath(os.path.join(self.root, unix))  # follows links and `..`
+            if candidate.startswith(inside) and os.path.isfile(candidate):
+                return candidate
+        return self.by_name.get(base)
+
+
+def parse_steering(
+    text: object, file: Path, row: int, degrees_per_unit: float | None = None
+) -> float | Problem:
+    """A steering value in [-1, 1], or the Problem with it.
+
+    Without `degrees_per_unit` the text must already be in [-1, 1]; with it, the text is a steering-wheel
+    angle in degrees, divided by `degrees_per_unit` and clipped to [-1, 1].
+    """
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        return Problem(str(file), row, f"steering {text!r} is not a number", "bad steering")
+    if not math.isfinite(value):
+        return Problem(str(file), row, f"steering {text!r} is not a finite number", "bad steering")
+    if degrees_per_unit is not None:
+        return max(-1.0, min(1.0, value / degrees_per_unit))
+    if abs(value) > 1.0:
+        return Problem(str(file), row, f"steering {value:g} is outside [-1, 1]", "bad steering")
+    return value
+
+
+def is_image_name(text: str) -> bool:
+    """Whether a log field looks like an image file name."""
+    return text.strip().lower().endswith(IMAGE_SUFFIXES)
+
+
+class FrameCollector:
+    """Gathers the frames of one recording folder, and the problems met on the way."""
+
+    def __init__(self, root: Path) -> None:
+        self.finder = ImageFinder(root)
+        self.columns: dict[str, list] = {"path": [], "steering": [], "camera": [], "frame": []}
+        self.problems: list[Problem] = []
+
+    def steering(
+        self, text: object, file: Path, row: int, degrees_per_unit: float | None = None
+    ) -> float | None:
+        """The parsed steering value, or None after noting the problem (see `parse_steering`)."""
+        value = parse_steering(text, file, row, degrees_per_unit)
+        if isinstance(value, Problem):
+            self.problems.append(value)
+            return None
+        return value
+
+    def add(
+        self, name: str, steering: float, file: Path, row: int, frame: int, camera: str = "center"
+    ) -> None:
+        """Add the frame whose image `file`, line `row` names, or note that the image is missing."""
+        path = self.finder.find(name)
+        if path is None:
+            reason = f"image {name.strip()!r} not found in the recording folder (nor its IMG/ or images/)"
+            self.problems.append(Problem(str(file), row, reason, "missing image"))
+            return
+        for column, value in zip(self.columns, (path, steering, camera, frame), strict=True):
+            self.columns[column].append(value)
+
+    def result(self) -> ReadResult:
+        """The frame table (recording named after the folder) and the problems."""
+        c = self.columns
+        table = make_frames(c["path"], c["steering"], c["camera"], c["frame"], self.finder.root.name)
+        return ReadResult(table, self.problems)

@@ -1,0 +1,32 @@
+"""Sully Chen style dashcam logs (`data.txt`): `name angle` or `name angle,timestamp` a line.
+
+The angle is the steering wheel's, in degrees; steering = angle / wheel_degrees_per_unit, clipped to
+[-1, 1] (450 by default: a car's wheel turns about 450 degrees from centre to full lock). Positive
+angles are right turns, as in the other formats.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drivenet.data.frames import Problem, ReadResult
+from drivenet.data.readers.finder import FrameCollector, ReadOptions
+
+
+def read_sully(log: Path, options: ReadOptions) -> ReadResult:
+    """Read one `data.txt`; images are resolved inside its folder."""
+    out = FrameCollector(log.parent)
+    with open(log, encoding="utf-8", errors="replace") as fh:
+        for row, line in enumerate(fh, 1):
+            fields = line.split(maxsplit=1)
+            if len(fields) < 2:
+                if fields:
+                    out.problems.append(
+                        Problem(str(log), row, f"expected 'name angle', got {line.strip()!r}")
+                    )
+                continue
+            angle = fields[1].split(",")[0]
+            value = out.steering(angle, log, row, options.wheel_degrees_per_unit)
+            if value is not None:
+                out.add(fields[0], value, log, row, row - 1)
+    return out.result()

@@ -1,0 +1,77 @@
+"""Udacity simulator logs (`driving_log.csv`): with or without header, several header spellings.
+
+Columns are `center, left, right, steering, ...`; without a header the first four fields are taken in
+that order (this covers both the seven-column and the five-column `center,left,right,angle,speed` logs).
+Steering is already in [-1, 1] with negative = left. Side cameras (`cameras="all"`) get
+`steering + side_correction` (left camera: the car must turn right to reach the centre) and
+`steering - side_correction` (right camera), clipped to [-1, 1].
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from drivenet.data.frames import Problem, ReadResult
+from drivenet.data.readers.finder import FrameCollector, ReadOptions, is_image_name
+from drivenet.errors import DrivenetError
+
+ALIASES = {
+    "center": "center",
+    "center image": "center",
+    "centre": "center",
+    "left": "left",
+    "left image": "left",
+    "right": "right",
+    "right image": "right",
+    "steering": "steering",
+    "steering angle": "steering",
+    "angle": "steering",
+}
+NO_HEADER = {"center": 0, "left": 1, "right": 2, "steering": 3}
+
+
+def header_columns(log: Path, fields: list[str]) -> dict[str, int]:
+    """Map the camera and steering columns of a header row to their positions."""
+    columns: dict[str, int] = {}
+    for i, name in enumerate(fields):
+        key = ALIASES.get(name.strip().lower())
+        if key is not None:
+            columns.setdefault(key, i)
+    if "center" not in columns or "steering" not in columns:
+        raise DrivenetError(
+            f"{log}, line 1: unknown columns {','.join(f.strip() for f in fields)}; expected a Udacity log "
+            "(center,left,right,steering,...) or no header; for other CSVs use --format csv and set "
+            "data.csv_image_column / data.csv_steering_column"
+        )
+    return columns
+
+
+def read_udacity(log: Path, options: ReadOptions) -> ReadResult:
+    """Read one simulator log; images are resolved inside the log's folder."""
+    out = FrameCollector(log.parent)
+    cameras = ("center", "left", "right") if options.cameras == "all" else ("center",)
+    correction = {"center": 0.0, "left": options.side_correction, "right": -options.side_correction}
+    columns = None
+    with open(log, newline="", encoding="utf-8", errors="replace") as fh:
+        reader = csv.reader(fh, skipinitialspace=True)
+        for fields in reader:
+            row = reader.line_num
+            if not any(f.strip() for f in fields):
+                continue
+            if columns is None and not is_image_name(fields[0]):
+                columns = header_columns(log, fields)
+                continue
+            columns = columns or NO_HEADER
+            frame = row - (1 if columns is NO_HEADER else 2)  # the moment's place in the log
+            if len(fields) <= max(columns["center"], columns["steering"]):
+                out.problems.append(Problem(str(log), row, f"expected at least 4 fields, got {len(fields)}"))
+                continue
+            steering = out.steering(fields[columns["steering"]], log, row)
+            if steering is None:
+                continue
+            for camera in cameras:
+                i = columns.get(camera, len(fields))
+                if i < len(fields) and fields[i].strip():
+                    out.add(fields[i], steering + correction[camera], log, row, frame, camera)
+    return out.result()

@@ -1,0 +1,127 @@
+"""The one image transform used everywhere: crop sky and hood, resize, convert colour, normalise.
+
+Training, evaluation, prediction and the simulator all call `Preprocess`, and a cache stores its
+settings, so a model always sees its inputs exactly as it was trained on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from drivenet.errors import DrivenetError
+
+MODES = {"gray": "L", "rgb": "RGB", "yuv": "YCbCr"}  # colour setting -> Pillow mode
+EPS = 0.01  # added to each image's std (pixels scaled to [0, 1]), so flat images are not blown up
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Crop `crop_top`/`crop_bottom` shares of the rows, resize to `width` x `height`, convert to `color`."""
+
+    crop_top: float = 0.35
+    crop_bottom: float = 0.15
+    width: int = 32
+    height: int = 30
+    color: str = "gray"
+
+    def __post_init__(self) -> None:
+        if self.color not in MODES:
+            raise DrivenetError(f"data.color = {self.color!r}: use one of {', '.join(MODES)}")
+        if not (self.crop_top >= 0 and self.crop_bottom >= 0 and self.crop_top + self.crop_bottom < 0.95):
+            raise DrivenetError(
+                f"data.crop_top = {self.crop_top}, data.crop_bottom = {self.crop_bottom}: each must be >= 0 "
+                "and together below 0.95"
+            )
+        if self.width < 1 or self.height < 1:
+            raise DrivenetError(
+                f"data.width and data.height must be positive, got {self.width}x{self.height}"
+            )
+
+    @classmethod
+    def from_config(cls, data_cfg: Mapping[str, Any]) -> Preprocess:
+        """Build from a config's `[data]` section (other keys are ignored)."""
+        return cls.from_dict(data_cfg)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Preprocess:
+        """Build from a dict holding (at least) the five settings."""
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a plain JSON-able dict."""
+        return asdict(self)
+
+    @property
+    def channels(self) -> int:
+        """1 for gray, 3 for rgb and yuv."""
+        return 1 if self.color == "gray" else 3
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of one preprocessed image."""
+        return (self.height, self.width, self.channels)
+
+    @property
+    def size(self) -> int:
+        """Inputs per image, H * W * C."""
+        return self.height * self.width * self.channels
+
+    def draft_size(self, full: tuple[int, int]) -> tuple[int, int]:
+        """The smallest decoded size whose cropped part still holds `width` x `height` pixels."""
+        keep = 1.0 - self.crop_top - self.crop_bottom
+        return (min(full[0], self.width), min(full[1], int(np.ceil(self.height / keep))))
+
+    def apply(self, image: Image.Image) -> np.ndarray:
+        """Preprocess an opened (not yet loaded) image: uint8 (H, W, C).
+
+        JPEGs are decoded straight at reduced scale (`Image.draft`, DCT-domain scaling by 1/2, 1/4 or
+        1/8), never below the size the crop and resize need, and for gray straight to luma. The crop is
+        taken as shares of the decoded rows, so the result is within a grey level or so (on average) of
+        `apply_array` on the fully decoded frame.
+        """
+        if image.format == "JPEG":
+            image.draft(MODES[self.color], self.draft_size(image.size))
+        return self.finish(image)
+
+    def apply_file(self, path: str | Path) -> np.ndarray:
+        """Open and preprocess one image file."""
+        with Image.open(path) as image:
+            return self.apply(image)
+
+    def apply_array(self, rgb: np.ndarray) -> np.ndarray:
+        """Preprocess a raw RGB frame, uint8 (h, w, 3) (simulator or camera): uint8 (H, W, C)."""
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 (h, w, 3) RGB frame, got {rgb.dtype} {rgb.shape}")
+        return self.finish(Image.fromarray(rgb, "RGB"))
+
+    def finish(self, image: Image.Image) -> np.ndarray:
+        """Convert colour, crop and resize a Pillow image."""
+        mode = MODES[self.color]
+        if image.mode != mode:
+            image = image.convert("RGB").convert(mode) if mode == "YCbCr" else image.convert(mode)
+        w, h = image.size
+        box = (0, round(h * self.crop_top), w, h - round(h * self.crop_bottom))
+        out = image.crop(box).resize((self.width, self.height), Image.Resampling.BILINEAR)
+        return np.asarray(out, dtype=np.uint8).reshape(self.shape)
+
+    def to_inputs(self, images: np.ndarray) -> np.ndarray:
+        """Network inputs from uint8 images (N, H, W, C): float32 (N, H*W*C).
+
+        Per-image standardisation: with pixels p scaled to [0, 1], x = (p - mean(p)) / (std(p) + EPS),
+        mean and std taken over each image. A brighter or darker scene (p -> a*p + b) gives nearly the
+        same x, so the steering it predicts does not depend on the lighting.
+        """
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+        x -= x.mean(axis=1, keepdims=True)
+        x /= x.std(axis=1, keepdims=True) + np.float32(EPS)
+        return x

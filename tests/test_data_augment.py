@@ -1,0 +1,99 @@
+"""Augmentations change images and steering consistently; datasets shuffle, augment and batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from drivenet.config import DEFAULTS
+from drivenet.data import Preprocess, SteeringCache, SteeringDataset, augment
+from drivenet.data.frames import make_frames
+
+OFF = {**DEFAULTS["augment"], "flip": False}
+
+
+def ramp_images(n: int, width: int = 12) -> np.ndarray:
+    """Images whose brightness rises from left to right, with a bright marker column at 3."""
+    images = np.tile(np.linspace(10, 120, width).astype(np.uint8), (n, 4, 1))[..., None]
+    images[:, :, 3] = 250
+    return images
+
+
+def make_cache(n: int = 40, steering: np.ndarray | None = None) -> SteeringCache:
+    steering = np.linspace(-0.8, 0.8, n).astype(np.float32) if steering is None else steering
+    frames = make_frames([f"/r/{i}.jpg" for i in range(n)], steering, "center", range(n), "r")
+    return SteeringCache(
+        ramp_images(n), frames["steering"].to_numpy(), frames, Preprocess(width=12, height=4)
+    )
+
+
+def test_flip_mirrors_and_negates() -> None:
+    images, steering = ramp_images(200), np.full(200, 0.3, np.float32)
+    augment.flip(images, steering, np.random.default_rng(0))
+    flipped = steering < 0
+    assert 60 < flipped.sum() < 140
+    np.testing.assert_allclose(steering[flipped], -0.3)
+    assert np.all(images[flipped, :, -4] == 250) and np.all(images[~flipped, :, 3] == 250)
+
+
+def test_shift_moves_content_and_steers_back_towards_the_lane() -> None:
+    images, steering = ramp_images(100), np.zeros(100, np.float32)
+    augment.shift(images, steering, np.random.default_rng(1), pixels=2, per_pixel=0.05)
+    marker = np.argmax(images[:, 0, :, 0] == 250, axis=1)
+    offsets = marker - 3
+    assert set(offsets) == {-2, -1, 0, 1, 2}
+    np.testing.assert_allclose(steering, 0.05 * offsets, atol=1e-6)  # content right -> steer right
+
+
+def test_gamma_changes_contrast_but_keeps_order() -> None:
+    images = ramp_images(50)
+    before = images.copy()
+    augment.gamma(images, np.random.default_rng(2), strength=0.5)
+    assert np.any(images != before)
+    assert np.all(np.diff(images[:, 0, :3, 0].astype(int), axis=1) >= 0)  # still a rising ramp
+
+
+def test_drop_near_zero_drops_about_the_share() -> None:
+    steering = np.r_[np.zeros(1000), np.full(1000, 0.5)].astype(np.float32)
+    keep = augment.drop_near_zero(steering, np.random.default_rng(0), share=0.7, threshold=0.02)
+    assert keep[1000:].all() and 250 < keep[:1000].sum() < 350
+
+
+def test_smoothing_averages_within_a_recording_only() -> None:
+    a = make_frames(["a"] * 5, [0, 0, 1, 0, 0], "center", [4, 3, 2, 1, 0], "a")  # stored in reverse
+    b = make_frames(["b"] * 2, [-1, -1], "center", [0, 1], "b")
+    smooth = augment.smooth_labels(pd.concat([a, b], ignore_index=True), 3)
+    np.testing.assert_allclose(smooth, [0, 1 / 3, 1 / 3, 1 / 3, 0, -1, -1], atol=1e-6)
+
+
+def test_dataset_epochs_cover_the_subset_in_fresh_orders() -> None:
+    cache = make_cache()
+    subset = np.arange(5, 35)
+    data = SteeringDataset(cache, subset, OFF, seed=0)
+    epochs = [np.concatenate([y for _, y in data.batches(7)]) for _ in range(2)]
+    for ys in epochs:
+        np.testing.assert_allclose(np.sort(ys), np.sort(cache.steering[subset]))
+    assert not np.array_equal(epochs[0], epochs[1])
+    x, _ = next(data.batches(7))
+    assert x.shape == (7, 48) and x.dtype == np.float32
+
+
+def test_dataset_augments_copies_and_evaluation_is_plain() -> None:
+    cache = make_cache()
+    before = cache.images.copy()
+    cfg = {**OFF, "flip": True, "shift_pixels": 2, "shift_steering_per_pixel": 0.1, "brightness": 0.3}
+    data = SteeringDataset(cache, np.arange(40), cfg, seed=0)
+    ys = np.concatenate([y for _, y in data.batches(16)])
+    assert ys.min() >= -1 and ys.max() <= 1
+    assert not np.allclose(np.sort(ys), np.sort(cache.steering))
+    np.testing.assert_array_equal(cache.images, before)
+    np.testing.assert_array_equal(data.targets(), cache.steering)
+    np.testing.assert_allclose(data.inputs(), cache.preprocess.to_inputs(cache.images))
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_dataset_drops_near_zero_frames(share: float) -> None:
+    steering = np.r_[np.zeros(20), np.full(20, 0.4)].astype(np.float32)
+    data = SteeringDataset(make_cache(40, steering), np.arange(40), {**OFF, "drop_zero_share": share}, seed=0)
+    assert sum(len(y) for _, y in data.batches(8)) == (40 if share == 0 else 20)
