@@ -42,6 +42,8 @@ DEFAULTS: Config = {
         "activation": "sigmoid",  # sigmoid | tanh | relu
         "encoding": "scalar",  # scalar | bump | classes
         "outputs": 45,  # output units of the bump encoding
+        "scalar_output": "tanh",  # tanh | linear: output unit of the scalar encoding
+        "class_magnitude": 0.5,  # steering decoded from the left/right classes of the classes encoding
         "init": "xavier",  # xavier | he
         "dtype": "float32",  # float32 | float64
     },
@@ -50,10 +52,12 @@ DEFAULTS: Config = {
         "batch_size": 64,
         "optimizer": "adam",  # adam | sgd
         "lr": 0.001,
+        "lr_decay": 1.0,  # learning rate multiplied by this after every epoch
         "momentum": 0.9,
         "weight_decay": 0.0,
         "val_fraction": 0.2,
-        "split_block": 200,  # frames per contiguous block of the train/validation split
+        "split_block": 200,  # frames per contiguous block of the train/validation split (0: one block)
+        "split_seed": 0,  # picks which blocks are held out for validation
         "patience": 8,  # epochs without a better validation loss before stopping
         "seed": 0,
     },

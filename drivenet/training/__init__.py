@@ -1,0 +1,1 @@
+"""Training, evaluation and prediction of steering models on cached camera frames."""

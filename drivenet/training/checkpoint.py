@@ -1,0 +1,197 @@
+"""A steering model on disk: network weights, steering encoding and preprocessing in one `.npz`.
+
+The checkpoint carries everything needed to steer from a raw camera frame: the architecture spec,
+the encoding spec (how output activations map to a steering value), the preprocessing (crop, size,
+colour) and the run's resolved config. `last.npz` also holds the optimizer state, for `--resume`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drivenet import __version__
+from drivenet.config import DEFAULTS, Config, merge
+from drivenet.data.transform import Preprocess
+from drivenet.errors import DrivenetError
+from drivenet.io import load_npz, save_npz
+from drivenet.nn import MLP, BumpEncoding, ClassEncoding, Encoding, ScalarEncoding, encoding_from_spec
+
+FORMAT = "drivenet-steering-model"
+VERSION = 1
+NET_PREFIX = "net/"
+OPTIMIZER_PREFIX = "optimizer/"
+
+
+def encoding_from_config(config: Config) -> Encoding:
+    """The steering encoding named by `model.encoding`: scalar (output unit `model.scalar_output`), bump
+    (`model.outputs` units) or classes (straight below `evaluate.straight_band`, turns of
+    `model.class_magnitude`)."""
+    model_cfg = config["model"]
+    kind = model_cfg["encoding"]
+    if kind == "scalar":
+        if model_cfg["scalar_output"] not in ("tanh", "linear"):
+            raise DrivenetError(
+                f"model.scalar_output = {model_cfg['scalar_output']!r}: expected tanh or linear"
+            )
+        return ScalarEncoding(None if model_cfg["scalar_output"] == "linear" else "tanh")
+    if kind == "bump":
+        try:
+            return BumpEncoding(units=model_cfg["outputs"])
+        except ValueError as err:
+            raise DrivenetError(f"model.outputs = {model_cfg['outputs']}: {err}") from None
+    if kind == "classes":
+        return ClassEncoding(config["evaluate"]["straight_band"], model_cfg["class_magnitude"])
+    raise DrivenetError(f"model.encoding = {kind!r}: expected scalar, bump or classes")
+
+
+@dataclass
+class SteeringModel:
+    """A network plus the two maps around it: preprocessing in front, steering decoding behind."""
+
+    net: MLP
+    encoding: Encoding
+    preprocess: Preprocess
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, config: Config, preprocess: Preprocess) -> SteeringModel:
+        """A freshly initialised model: H*W*C inputs, hidden sizes from `[model]`, seed from `[train]`."""
+        model_cfg = config["model"]
+        if model_cfg["dtype"] not in ("float32", "float64"):
+            raise DrivenetError(f"model.dtype = {model_cfg['dtype']!r}: expected float32 or float64")
+        if any(units < 1 for units in model_cfg["hidden"]):
+            raise DrivenetError(f"model.hidden = {model_cfg['hidden']}: every layer needs at least one unit")
+        encoding = encoding_from_config(config)
+        sizes = [int(np.prod(preprocess.shape)), *model_cfg["hidden"], encoding.n_outputs]
+        net = MLP.build(
+            sizes,
+            activation=model_cfg["activation"],
+            output_activation=encoding.output_activation,
+            init=model_cfg["init"],
+            dtype=np.dtype(model_cfg["dtype"]),
+            seed=config["train"]["seed"],
+        )
+        return cls(net, encoding, preprocess, {"config": config, "epoch": 0})
+
+    # ---- inference -------------------------------------------------------------------------------
+
+    def images_from_frames(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Raw RGB camera frames (each uint8 (h, w, 3), any size) -> preprocessed uint8 (N, H, W, C)."""
+        return np.stack([self.preprocess.apply_array(np.asarray(f, dtype=np.uint8)) for f in frames])
+
+    def outputs(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Raw output activations for preprocessed images uint8 (N, H, W, C), computed in batches."""
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[1:] != tuple(self.preprocess.shape):
+            raise DrivenetError(
+                f"images of shape {images.shape[1:]} given, but this model expects "
+                f"{tuple(self.preprocess.shape)} (H, W, C); preprocess them with the model's own settings"
+            )
+        chunks = [
+            self.net.predict(self.preprocess.to_inputs(images[i : i + batch_size]).astype(self.net.dtype))
+            for i in range(0, len(images), batch_size)
+        ]
+        if not chunks:
+            return np.zeros((0, self.encoding.n_outputs), dtype=np.float32)
+        return np.concatenate(chunks).astype(np.float32, copy=False)
+
+    def steer_inputs(self, images: np.ndarray) -> np.ndarray:
+        """Steering float32 (N,) in [-1, 1] for preprocessed (cached) images uint8 (N, H, W, C)."""
+        return np.asarray(self.encoding.decode(self.outputs(images)), dtype=np.float32)
+
+    def steer_frames(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Steering float32 (N,) for raw RGB camera frames: the model's own preprocessing is applied."""
+        return self.steer_inputs(self.images_from_frames(frames))
+
+    @property
+    def epoch(self) -> int:
+        return int(self.meta.get("epoch", 0))
+
+    @property
+    def config(self) -> Config:
+        """The run's resolved config, completed with today's defaults for keys it predates."""
+        return merge(DEFAULTS, self.meta.get("config", {}), "the model's saved config")
+
+    def check_images(self, preprocess: Preprocess, source: str | Path) -> None:
+        """Refuse images preprocessed with other settings than this model was trained on."""
+        if preprocess != self.preprocess:
+            raise DrivenetError(
+                f"{source}: made with preprocessing {preprocess.to_dict()}, but the model expects "
+                f"{self.preprocess.to_dict()}; pass the recording folder instead or re-run "
+                "`drivenet preprocess` with the model's config"
+            )
+
+    # ---- storage ---------------------------------------------------------------------------------
+
+    def save(self, path: str | Path, optimizer_state: dict[str, Any] | None = None, **meta: Any) -> Path:
+        """Write weights + JSON metadata atomically; keyword values are added to the saved metadata."""
+        arrays = {NET_PREFIX + k: v for k, v in self.net.state_dict().items()}
+        scalars: dict[str, Any] = {}
+        for key, value in (optimizer_state or {}).items():
+            if isinstance(value, np.ndarray):
+                arrays[OPTIMIZER_PREFIX + key] = value
+            else:
+                scalars[key] = value
+        header = {
+            "format": FORMAT,
+            "version": VERSION,
+            "drivenet_version": __version__,
+            "architecture": self.net.spec(),
+            "encoding": self.encoding.spec(),
+            "preprocess": self.preprocess.to_dict(),
+            "optimizer": scalars if optimizer_state is not None else None,
+        }
+        return save_npz(path, arrays, {**self.meta, **meta, **header})
+
+    @classmethod
+    def load(cls, path: str | Path) -> SteeringModel:
+        """Read a checkpoint; DrivenetError for another format, version or shape, or a corrupt file."""
+        return load_checkpoint(path)[0]
+
+
+def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | None]:
+    """(model, optimizer state or None) from a checkpoint written by `SteeringModel.save`."""
+    path = Path(path)
+    arrays, meta = load_npz(path)
+    if meta.get("format") != FORMAT:
+        raise DrivenetError(
+            f"{path}: not a drivenet steering model (a cache?); pass best.npz or last.npz of a run"
+        )
+    if meta.get("version") != VERSION:
+        raise DrivenetError(
+            f"{path}: checkpoint format version {meta.get('version')}, this drivenet reads version "
+            f"{VERSION}; retrain the model with this drivenet"
+        )
+    try:
+        net = MLP.from_spec(meta["architecture"])
+        encoding = encoding_from_spec(meta["encoding"])
+        preprocess = Preprocess.from_dict(meta["preprocess"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise DrivenetError(
+            f"{path}: corrupt model metadata ({err!r}); retrain or re-save the model"
+        ) from None
+    try:
+        net.load_state_dict({k[len(NET_PREFIX) :]: v for k, v in arrays.items() if k.startswith(NET_PREFIX)})
+    except DrivenetError as err:
+        raise DrivenetError(f"{path}: {err}") from None
+    n_inputs = int(np.prod(preprocess.shape))
+    first = net.dense_layers[0].weight.value.shape[0]
+    if first != n_inputs or net.dense_layers[-1].weight.value.shape[1] != encoding.n_outputs:
+        raise DrivenetError(
+            f"{path}: network shape does not match its preprocessing/encoding; the file is corrupt"
+        )
+    optimizer_state = None
+    if meta.get("optimizer") is not None:
+        optimizer_state = dict(meta["optimizer"])
+        optimizer_state.update(
+            {k[len(OPTIMIZER_PREFIX) :]: v for k, v in arrays.items() if k.startswith(OPTIMIZER_PREFIX)}
+        )
+    model_meta = {
+        k: v for k, v in meta.items() if k not in {"architecture", "encoding", "preprocess", "optimizer"}
+    }
+    return SteeringModel(net, encoding, preprocess, model_meta), optimizer_state

@@ -1,0 +1,106 @@
+"""How well a model steers on a cache: its metrics beside the predict-zero and predict-mean baselines.
+
+Every metric is computed against the raw labels and, in `smoothed`, against labels averaged over a few
+frames (a centred moving average within each recording), which removes the jitter of keyboard or
+joystick steering that no model can foresee.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from drivenet.data.augment import smooth_labels
+from drivenet.data.cache import SteeringCache
+from drivenet.nn import BumpEncoding
+from drivenet.training.checkpoint import SteeringModel
+from drivenet.training.metrics import rmse, steering_metrics
+
+
+def evaluation_frames(cache: SteeringCache, indices: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the frames to evaluate on: `indices` (or all), centre camera only when the cache has one."""
+    idx = np.arange(len(cache.steering)) if indices is None else np.asarray(indices)
+    if "camera" in cache.frames:
+        cameras = cache.frames["camera"].to_numpy()[idx]
+        if np.any(cameras == "center"):
+            idx = idx[cameras == "center"]
+    return idx
+
+
+def score(
+    pred: np.ndarray,
+    true: np.ndarray,
+    smoothed: np.ndarray,
+    straight_band: float = 0.05,
+    mean_steering: float | None = None,
+    bump: BumpEncoding | None = None,
+) -> dict[str, Any]:
+    """Metrics of `pred` against the labels `true` and against the `smoothed` labels, with both baselines.
+
+    `mean_steering` is the predict-mean baseline's constant (the training labels' mean; defaults to the
+    mean of `true`). With a bump encoding, `within_2_units` is the share of frames whose decoded steering
+    lies within two output units of the label.
+    """
+    true = np.asarray(true, np.float64)
+    mean_steering = float(np.mean(true)) if mean_steering is None else mean_steering
+    labels = {"raw": true, "smoothed": np.asarray(smoothed, np.float64)}
+    results: dict[str, dict[str, Any]] = {}
+    for name, target in labels.items():
+        zero, mean = np.zeros_like(target), np.full_like(target, mean_steering)
+        result = steering_metrics(pred, target, straight_band)
+        result["zero_rmse"] = rmse(zero, target)
+        result["mean_rmse"] = rmse(mean, target)
+        if bump is not None:
+            result["within_2_units"] = float(
+                np.mean(np.abs(bump.unit_of(pred) - bump.unit_of(target)) <= 2.0)
+            )
+        result["baselines"] = {
+            "zero": steering_metrics(zero, target, straight_band),
+            "mean": steering_metrics(mean, target, straight_band),
+        }
+        results[name] = result
+    out = results["raw"]
+    out["smoothed"] = results["smoothed"]
+    out["settings"] = {"straight_band": straight_band, "mean_steering": mean_steering}
+    return out
+
+
+def predict_cache(
+    model: SteeringModel, cache: SteeringCache, indices: np.ndarray | None = None, smooth_window: int = 5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(predicted, true, smoothed true) steering on the evaluation frames of a cache.
+
+    Labels are smoothed over the whole recording before the frames are picked, so that a window never
+    spans the gap between two held-out blocks.
+    """
+    model.check_images(cache.preprocess, "the cache")
+    idx = evaluation_frames(cache, indices)
+    smoothed = smooth_labels(cache.frames, smooth_window)[idx]
+    return model.steer_inputs(cache.images[idx]), cache.steering[idx], smoothed
+
+
+def score_model(
+    model: SteeringModel,
+    predictions: tuple[np.ndarray, np.ndarray, np.ndarray],
+    straight_band: float = 0.05,
+    smooth_window: int = 5,
+) -> dict[str, Any]:
+    """`score` of the (predicted, true, smoothed) triple of `predict_cache`, with the model's
+    training mean as the predict-mean baseline and `within_2_units` for a bump encoding."""
+    bump = model.encoding if isinstance(model.encoding, BumpEncoding) else None
+    result = score(*predictions, straight_band, model.meta.get("train_mean_steering"), bump)
+    result["settings"]["smooth_window"] = smooth_window
+    return result
+
+
+def evaluate_model(
+    model: SteeringModel,
+    cache: SteeringCache,
+    straight_band: float = 0.05,
+    smooth_window: int = 5,
+    indices: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Score a model on a cache (all frames, or `indices`); see `score` for the keys."""
+    predictions = predict_cache(model, cache, indices, smooth_window)
+    return score_model(model, predictions, straight_band, smooth_window)

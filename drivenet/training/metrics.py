@@ -1,0 +1,75 @@
+"""Steering metrics on arrays of predicted and true steering (both float, negative = left).
+
+- RMSE = sqrt(mean((p - t)^2)), MAE = mean(|p - t|).
+- Direction: left if s <= -band, right if s >= band, else straight; accuracy = share of frames whose
+  predicted direction equals the true one (with per-direction recall).
+- Turn sign accuracy: on frames that really turn (|t| >= band), the share with sign(p) == sign(t).
+- Correlation: Pearson's r between p and t (undefined, reported as None, when either is constant).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+DIRECTIONS = ("left", "straight", "right")
+
+
+def rmse(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(pred, np.float64) - true) ** 2)))
+
+
+def mae(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(np.mean(np.abs(np.asarray(pred, np.float64) - true)))
+
+
+def direction(steering: np.ndarray, band: float) -> np.ndarray:
+    """-1 (left), 0 (straight) or +1 (right) for each steering value."""
+    steering = np.asarray(steering)
+    return np.where(steering <= -band, -1, np.where(steering >= band, 1, 0))
+
+
+def direction_name(steering: float, band: float) -> str:
+    return DIRECTIONS[int(direction(np.array([steering]), band)[0]) + 1]
+
+
+def direction_accuracy(pred: np.ndarray, true: np.ndarray, band: float) -> float:
+    return float(np.mean(direction(pred, band) == direction(true, band)))
+
+
+def direction_recall(pred: np.ndarray, true: np.ndarray, band: float) -> dict[str, float | None]:
+    """For each true direction, the share of its frames predicted in that direction."""
+    p, t = direction(pred, band), direction(true, band)
+    return {
+        name: (float(np.mean(p[t == d] == d)) if np.any(t == d) else None)
+        for name, d in zip(DIRECTIONS, (-1, 0, 1), strict=True)
+    }
+
+
+def turn_sign_accuracy(pred: np.ndarray, true: np.ndarray, band: float) -> float | None:
+    turning = np.abs(true) >= band
+    if not np.any(turning):
+        return None
+    return float(np.mean(np.sign(pred[turning]) == np.sign(true[turning])))
+
+
+def correlation(pred: np.ndarray, true: np.ndarray) -> float | None:
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    if len(pred) < 2 or np.std(pred) == 0 or np.std(true) == 0:
+        return None
+    return float(np.corrcoef(pred, true)[0, 1])
+
+
+def steering_metrics(pred: np.ndarray, true: np.ndarray, band: float) -> dict[str, Any]:
+    """All the per-frame metrics of one prediction against one set of labels."""
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    return {
+        "rmse": rmse(pred, true),
+        "mae": mae(pred, true),
+        "direction_accuracy": direction_accuracy(pred, true, band),
+        "direction_recall": direction_recall(pred, true, band),
+        "turn_sign_accuracy": turn_sign_accuracy(pred, true, band),
+        "correlation": correlation(pred, true),
+        "n": int(len(true)),
+    }

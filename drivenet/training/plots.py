@@ -1,0 +1,150 @@
+"""Pictures of training and steering: learning curves, steering over time, hidden-unit weights, overlays.
+
+Figures are drawn with matplotlib's object API (no pyplot, no display needed) and written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from PIL import Image, ImageDraw
+
+from drivenet.errors import DrivenetError
+from drivenet.io import atomic_write
+from drivenet.training.checkpoint import SteeringModel
+from drivenet.training.metrics import direction_name
+
+MAX_UNITS = 100  # hidden units drawn by plot_weights
+PRED_COLOUR, TRUE_COLOUR = (255, 80, 40), (40, 220, 90)
+
+
+def save_figure(fig: Figure, out: str | Path) -> Path:
+    """Write a figure as PNG, atomically."""
+    return atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+
+
+def read_metrics(run: str | Path) -> dict[str, np.ndarray]:
+    """The columns of a run folder's metrics.csv as float arrays."""
+    path = Path(run) / "metrics.csv"
+    if not path.is_file():
+        raise DrivenetError(f"{run}: no metrics.csv; pass a run folder written by `drivenet train`")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise DrivenetError(f"{path}: no epoch finished yet; train longer or resume the run")
+    try:
+        return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]}
+    except (TypeError, ValueError) as err:
+        raise DrivenetError(f"{path}: unreadable metrics ({err}); re-run the training") from None
+
+
+def plot_curves(runs: list[Path], out: str | Path) -> Path:
+    """Training and validation loss, validation RMSE and direction accuracy per epoch, runs overlaid."""
+    panels = (
+        ("loss", ("train_loss", "val_loss")),
+        ("validation RMSE", ("val_rmse",)),
+        ("validation direction accuracy", ("val_direction_accuracy",)),
+    )
+    fig = Figure(figsize=(13, 4), layout="constrained")
+    axes = fig.subplots(1, len(panels))
+    for k, run in enumerate(runs):
+        metrics = read_metrics(run)
+        colour = f"C{k % 10}"
+        for ax, (title, keys) in zip(axes, panels, strict=True):
+            for key in keys:
+                style = "--" if key == "train_loss" else "-"
+                label = f"{Path(run).name} {key.replace('_', ' ')}" if len(keys) > 1 else Path(run).name
+                ax.plot(metrics["epoch"], metrics[key], style, color=colour, marker=".", label=label)
+            ax.set_title(title)
+            ax.set_xlabel("epoch")
+    axes[0].set_yscale("log")
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    return save_figure(fig, out)
+
+
+def plot_steering(pred: np.ndarray, true: np.ndarray, out: str | Path, title: str = "") -> Path:
+    """Predicted and true steering over the frames, in order."""
+    fig = Figure(figsize=(13, 4), layout="constrained")
+    ax = fig.subplots()
+    frames = np.arange(len(true))
+    ax.plot(frames, true, color="0.5", lw=0.8, label="true")
+    ax.plot(frames, pred, color="C3", lw=0.9, label="predicted")
+    ax.axhline(0, color="0.8", lw=0.5)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("steering (negative = left)")
+    ax.set_title(title)
+    ax.legend()
+    return save_figure(fig, out)
+
+
+def plot_weights(model: SteeringModel, out: str | Path) -> Path:
+    """Each hidden unit's input weights drawn as an image (red positive, blue negative), as in ALVINN's
+    papers; with several outputs, the unit's weights to them as a strip beneath."""
+    dense = model.net.dense_layers
+    if len(dense) < 2:
+        raise DrivenetError("the model has no hidden layer, so there are no hidden-unit weights to draw")
+    height, width, channels = model.preprocess.shape
+    w_in = dense[0].weight.value.astype(np.float64)  # (inputs, hidden)
+    w_out = dense[1].weight.value.astype(np.float64)  # (hidden, next layer)
+    n = min(w_in.shape[1], MAX_UNITS)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    strip = w_out.shape[1] > 1
+    fig = Figure(
+        figsize=(1.6 * cols * max(1.0, channels * width / height / 1.2), 1.7 * rows), layout="constrained"
+    )
+    grid = fig.add_gridspec(rows * (2 if strip else 1), cols, height_ratios=[5, 1] * rows if strip else None)
+    for unit in range(n):
+        r, c = divmod(unit, cols)
+        image = (
+            w_in[:, unit]
+            .reshape(height, width, channels)
+            .transpose(0, 2, 1)
+            .reshape(height, channels * width)
+        )
+        limit = np.abs(image).max() or 1.0
+        ax = fig.add_subplot(grid[r * (2 if strip else 1), c])
+        ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(f"unit {unit}" + ("" if strip else f" -> {w_out[unit, 0]:+.2f}"), fontsize=8)
+        ax.set_axis_off()
+        if strip:
+            ax = fig.add_subplot(grid[r * 2 + 1, c])
+            out_limit = np.abs(w_out[unit]).max() or 1.0
+            ax.imshow(w_out[unit][None, :], cmap="RdBu_r", vmin=-out_limit, vmax=out_limit, aspect="auto")
+            ax.set_axis_off()
+    shown = f"first {n} of {w_in.shape[1]}" if n < w_in.shape[1] else f"{n}"
+    fig.suptitle(
+        f"input weights of {shown} hidden units" + (" (channels side by side)" if channels > 1 else "")
+    )
+    return save_figure(fig, out)
+
+
+def overlay(frame: np.ndarray, pred: float, true: float | None = None, band: float = 0.05) -> Image.Image:
+    """A camera frame with the predicted (and true) steering drawn as lines from the bottom centre.
+
+    A line leans by steering x 45 degrees from vertical: left for negative, right for positive.
+    """
+    image = Image.fromarray(np.asarray(frame, dtype=np.uint8), "RGB")
+    if image.width < 320:
+        scale = 320 / image.width
+        image = image.resize((320, round(image.height * scale)), Image.Resampling.BILINEAR)
+    draw = ImageDraw.Draw(image)
+    w, h = image.size
+    base = (w / 2, h - 1)
+    length = 0.45 * h
+    lines = [(pred, PRED_COLOUR, "pred")] + ([] if true is None else [(true, TRUE_COLOUR, "true")])
+    for k, (value, colour, name) in enumerate(lines):
+        angle = float(np.clip(value, -1, 1)) * math.pi / 4
+        tip = (base[0] + length * math.sin(angle), base[1] - length * math.cos(angle))
+        draw.line([base, tip], fill=colour, width=3)
+        text = f"{name} {value:+.3f} {direction_name(value, band)}"
+        draw.text((6, 4 + 14 * k), text, fill=colour, stroke_width=2, stroke_fill=(0, 0, 0))
+    return image

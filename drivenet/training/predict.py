@@ -1,0 +1,113 @@
+"""Steer on camera images: raw frames in, the model's own preprocessing applied, steering out.
+
+Sources are image files, folders of images, or recording folders (whose logs give the true steering).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from drivenet.data.readers import read_from_config
+from drivenet.errors import DrivenetError
+from drivenet.io import atomic_write
+from drivenet.nn import BumpEncoding
+from drivenet.training.checkpoint import SteeringModel
+from drivenet.training.metrics import direction_name
+from drivenet.training.plots import overlay
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+CHUNK = 256  # frames decoded at a time
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image to steer on, and its recorded steering when it came from a recording."""
+
+    path: Path
+    true: float | None = None
+
+
+def collect_samples(paths: Sequence[str | Path], data_cfg: dict[str, Any]) -> list[Sample]:
+    """Image files as given; a folder's images, or a recording folder's centre frames with their labels."""
+    samples: list[Sample] = []
+    for path in map(Path, paths):
+        if path.is_file():
+            samples.append(Sample(path))
+        elif path.is_dir():
+            images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if images and not _is_recording(path):
+                samples += [Sample(p) for p in images]
+                continue
+            frames = read_from_config([path], {**data_cfg, "cameras": "center"}).frames
+            labelled = zip(frames["path"], frames["steering"], strict=True)
+            samples += [Sample(Path(p), float(s)) for p, s in labelled]
+        else:
+            raise DrivenetError(f"{path}: no such image or folder; check the path")
+    if not samples:
+        raise DrivenetError(
+            f"no images found in {', '.join(map(str, paths))}; pass JPEG or PNG camera frames"
+        )
+    return samples
+
+
+def _is_recording(folder: Path) -> bool:
+    """Whether a folder holds a driving log next to its images."""
+    names = ("driving_log.csv", "data.txt", "manifest.json")
+    return any((folder / name).exists() for name in names) or any(folder.glob("*.csv"))
+
+
+def read_frame(path: Path) -> np.ndarray:
+    """An image file as uint8 (h, w, 3) RGB; DrivenetError when it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise DrivenetError(
+            f"{path}: cannot read this image ({err}); pass JPEG or PNG camera frames"
+        ) from None
+
+
+def predict_samples(
+    model: SteeringModel, samples: Sequence[Sample], overlay_dir: Path | None = None, band: float = 0.05
+) -> Iterator[dict[str, Any]]:
+    """For each sample: path, steering, direction, true steering (when known) and, for a bump model, the
+    output activations; with `overlay_dir`, also writes the frame with the steering drawn on it."""
+    bump = isinstance(model.encoding, BumpEncoding)
+    used: set[str] = set()
+    for start in range(0, len(samples), CHUNK):
+        chunk = samples[start : start + CHUNK]
+        frames = [read_frame(s.path) for s in chunk]
+        outputs = model.outputs(model.images_from_frames(frames))
+        steering = model.encoding.decode(outputs)
+        for sample, frame, value, activations in zip(chunk, frames, steering, outputs, strict=True):
+            result: dict[str, Any] = {
+                "path": str(sample.path),
+                "steering": float(value),
+                "direction": direction_name(float(value), band),
+            }
+            if sample.true is not None:
+                result["true"] = sample.true
+            if bump:
+                result["activations"] = [round(float(a), 4) for a in activations]
+            if overlay_dir is not None:
+                name = _unique_name(sample.path, used)
+                picture = overlay(frame, float(value), sample.true, band)
+                result["overlay"] = str(
+                    atomic_write(overlay_dir / name, lambda tmp, p=picture: p.save(tmp, "PNG"))
+                )
+            yield result
+
+
+def _unique_name(path: Path, used: set[str]) -> str:
+    """`<stem>.png`, numbered when two inputs share a stem."""
+    name, k = f"{path.stem}.png", 1
+    while name in used:
+        name, k = f"{path.stem}_{k}.png", k + 1
+    used.add(name)
+    return name

@@ -1,0 +1,158 @@
+"""The train, evaluate, predict and plot commands through Typer's test runner, on a recording made here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+from test_train_make import TINY, make_recording, tiny_config
+from typer.testing import CliRunner
+
+from drivenet.cli import app
+from drivenet.data import load_or_build
+from drivenet.io import load_npz, save_npz
+from drivenet.training import trainer
+
+runner = CliRunner()
+SETS = [arg for item in TINY for arg in ("--set", item)]
+
+
+def invoke(*args: object):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A recording and a bump-encoded model trained on it by `drivenet train`."""
+    folder = tmp_path_factory.mktemp("cli")
+    recording = make_recording(folder / "rec")
+    bump = ['model.encoding="bump"', "model.hidden=[16]", "train.lr=0.03", "train.epochs=8"]
+    sets = [arg for item in bump for arg in ("--set", item)]
+    result = invoke("train", recording, "--out", folder / "run", *SETS, *sets, "--quiet")
+    assert result.exit_code == 0, result.output
+    load_or_build(recording, tiny_config()["data"]).save(folder / "cache.npz")
+    return folder
+
+
+def png_size(path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+def test_train_writes_the_run_and_refuses_to_overwrite(run):
+    assert {p.name for p in (run / "run").iterdir()} == {"config.toml", "metrics.csv", "best.npz", "last.npz"}
+    again = invoke("train", run / "rec", "--out", run / "run", *SETS)
+    assert again.exit_code == 1 and "--force" in again.output
+
+
+def test_train_shows_progress_and_takes_overrides(run, tmp_path):
+    result = invoke(
+        "train",
+        run / "rec",
+        "--out",
+        tmp_path / "r",
+        *SETS,
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "train.lr=0.05",
+    )
+    assert result.exit_code == 0, result.output
+    assert "epoch   2" in result.output and "best epoch" in result.output
+    assert "lr = 0.05" in (tmp_path / "r" / "config.toml").read_text()
+
+
+def test_ctrl_c_saves_last_and_resume_finishes(run, tmp_path, monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train_step", interrupted)
+    result = invoke("train", run / "rec", "--out", tmp_path / "r", *SETS, "--quiet")
+    assert result.exit_code == 130 and "--resume" in result.output
+    assert (tmp_path / "r" / "last.npz").is_file()
+    monkeypatch.undo()
+    result = invoke("train", run / "rec", "--out", tmp_path / "r", "--resume", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "r" / "metrics.csv").read_text().splitlines()) == 1 + 4
+
+
+def test_evaluate_json_has_the_documented_keys_and_beats_zero(run, tmp_path):
+    result = invoke("evaluate", run / "run" / "best.npz", run / "rec", "--json", "--plot", tmp_path / "s.png")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    keys = {"rmse", "mae", "direction_accuracy", "turn_sign_accuracy", "correlation", "zero_rmse", "n"}
+    assert keys <= set(report) and keys <= set(report["smoothed"])
+    assert report["n"] == 200 and 0 <= report["within_2_units"] <= 1
+    assert report["rmse"] < report["zero_rmse"]
+    width, height = png_size(tmp_path / "s.png")
+    assert width >= 400 and height >= 200
+
+
+def test_evaluate_table_on_the_validation_blocks(run):
+    result = invoke("evaluate", run / "run" / "best.npz", run / "rec", "--split", "val")
+    assert result.exit_code == 0, result.output
+    assert "predict zero" in result.output and "turn sign accuracy" in result.output
+    assert "40 frames" in result.output  # one block of train.split_block = 40 frames
+
+
+def test_predict_json_and_overlays(run, tmp_path):
+    images = sorted((run / "rec" / "IMG").iterdir())[:3]
+    result = invoke("predict", run / "run" / "best.npz", *images, "--json", "--overlay", tmp_path / "ov")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["path"] for r in rows] == [str(p) for p in images]
+    assert all(r["direction"] in ("left", "straight", "right") and len(r["activations"]) == 45 for r in rows)
+    assert png_size(tmp_path / "ov" / f"{images[0].stem}.png")[0] >= 320
+
+
+def test_predict_on_a_recording_folder_knows_the_true_steering(run):
+    result = invoke("predict", run / "run" / "best.npz", run / "rec")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 200 and "(true " in lines[0]
+
+
+def test_plot_curves_and_weights(run, tmp_path):
+    result = invoke("plot", run / "run", run / "run", "--out", tmp_path / "c.png")
+    assert result.exit_code == 0, result.output
+    assert png_size(tmp_path / "c.png")[0] >= 600
+    result = invoke("plot", "weights", run / "run" / "best.npz", "--out", tmp_path / "w.png")
+    assert result.exit_code == 0, result.output
+    assert min(png_size(tmp_path / "w.png")) >= 100
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "train.nope=1"], "unknown key train.nope"),
+        (["--set", "train.lr=fast"], "train.lr"),
+        (["--set", "data.width=20"], "preprocess"),
+        (["--set", "train.batch_size=0"], "train.batch_size = 0"),
+        (["--set", 'model.dtype="float16"'], "model.dtype"),
+        (["--set", 'model.encoding="bump"', "--set", "model.outputs=2"], "model.outputs = 2"),
+    ],
+)
+def test_bad_training_settings_are_one_line_errors(run, tmp_path, args, message):
+    result = invoke("train", run / "cache.npz", "--out", tmp_path / "r", *SETS, *args)
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_bad_models_and_images_are_one_line_errors(run, tmp_path):
+    arrays, meta = load_npz(run / "run" / "best.npz")
+    save_npz(tmp_path / "old.npz", arrays, {**meta, "version": 0})
+    result = invoke("evaluate", tmp_path / "old.npz", run / "rec")
+    assert result.exit_code == 1 and "version 0" in result.output
+
+    other = load_or_build(run / "rec", tiny_config("data.width=20")["data"]).save(tmp_path / "other.npz")
+    result = invoke("evaluate", run / "run" / "best.npz", other)
+    assert result.exit_code == 1 and "preprocess" in result.output and "Traceback" not in result.output
+
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    result = invoke("predict", run / "run" / "best.npz", tmp_path / "broken.jpg")
+    assert result.exit_code == 1 and "broken.jpg" in result.output and "Traceback" not in result.output
+
+    result = invoke("plot", tmp_path, "--out", tmp_path / "c.png")
+    assert result.exit_code == 1 and "metrics.csv" in result.output

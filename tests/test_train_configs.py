@@ -1,0 +1,42 @@
+"""The shipped configs: all load, default.toml spells out DEFAULTS, alvinn.toml is ALVINN's network."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from drivenet.config import DEFAULTS, load_config
+from drivenet.data import Preprocess
+from drivenet.nn import BumpEncoding
+from drivenet.training.checkpoint import SteeringModel
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+def test_every_config_loads_and_builds_a_model(path):
+    config = load_config(path)
+    model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
+    assert (
+        model.net.sizes[0] == config["data"]["width"] * config["data"]["height"] * model.preprocess.channels
+    )
+
+
+def test_default_toml_spells_out_every_default():
+    written = tomllib.loads((CONFIGS / "default.toml").read_text(encoding="utf-8"))
+    assert written == DEFAULTS  # a key added to DEFAULTS belongs in configs/default.toml too
+
+
+def test_alvinn_is_a_30x32_retina_one_sigmoid_layer_and_45_bump_units():
+    config = load_config(CONFIGS / "alvinn.toml")
+    model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
+    assert model.preprocess.shape == (30, 32, 1)
+    assert len(model.net.sizes) == 3 and config["model"]["activation"] == "sigmoid"
+    assert isinstance(model.encoding, BumpEncoding) and model.encoding.n_outputs == 45

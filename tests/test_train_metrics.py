@@ -1,0 +1,67 @@
+"""Steering metrics and the evaluation report, on hand-made numbers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from drivenet.nn import BumpEncoding
+from drivenet.training.evaluate import score
+from drivenet.training.metrics import (
+    correlation,
+    direction,
+    direction_accuracy,
+    steering_metrics,
+    turn_sign_accuracy,
+)
+
+
+def test_direction_uses_the_straight_band():
+    values = np.array([-0.3, -0.05, -0.04, 0.0, 0.04, 0.05, 0.3])
+    assert direction(values, 0.05).tolist() == [-1, -1, 0, 0, 0, 1, 1]
+    assert direction(values, 0.01).tolist() == [-1, -1, -1, 0, 1, 1, 1]
+
+
+def test_turn_sign_accuracy_counts_only_turning_frames():
+    true = np.array([-0.2, -0.1, 0.0, 0.01, 0.2, 0.3])
+    pred = np.array([-0.01, 0.1, 0.5, -0.5, 0.02, -0.1])
+    # turning frames: -0.2 (pred -0.01 right sign), -0.1 (wrong), 0.2 (right), 0.3 (wrong)
+    assert turn_sign_accuracy(pred, true, 0.05) == pytest.approx(0.5)
+    assert turn_sign_accuracy(pred, np.zeros(6), 0.05) is None
+
+
+def test_rmse_mae_and_direction_accuracy():
+    true = np.array([0.0, 0.1, -0.2, 0.4])
+    pred = np.array([0.1, 0.1, -0.1, 0.0])
+    m = steering_metrics(pred, true, 0.05)
+    assert m["rmse"] == pytest.approx(math.sqrt((0.01 + 0 + 0.01 + 0.16) / 4))
+    assert m["mae"] == pytest.approx((0.1 + 0 + 0.1 + 0.4) / 4)
+    assert direction_accuracy(pred, true, 0.05) == pytest.approx(2 / 4)
+    assert m["direction_recall"] == {"left": 1.0, "straight": 0.0, "right": 0.5}
+    assert m["n"] == 4
+
+
+def test_correlation_is_none_for_a_constant_prediction():
+    true = np.array([0.1, -0.2, 0.3])
+    assert correlation(np.zeros(3), true) is None
+    assert correlation(2 * true + 1, true) == pytest.approx(1.0)
+    assert correlation(-true, true) == pytest.approx(-1.0)
+
+
+def test_score_reports_baselines_smoothed_labels_and_bump_units():
+    rng = np.random.default_rng(0)
+    true = rng.uniform(-0.5, 0.5, 200)
+    smoothed = np.convolve(true, np.ones(5) / 5, mode="same")
+    bump = BumpEncoding(units=45)  # one unit = 2/44 of steering
+    pred = true + np.where(np.arange(200) < 150, 0.01, 0.2)  # 150 frames well within two units
+    result = score(pred, true, smoothed, straight_band=0.05, mean_steering=0.1, bump=bump)
+    assert result["within_2_units"] == pytest.approx(0.75)
+    assert result["zero_rmse"] == pytest.approx(np.sqrt(np.mean(true**2)))
+    assert result["mean_rmse"] == pytest.approx(np.sqrt(np.mean((true - 0.1) ** 2)))
+    assert result["baselines"]["zero"]["rmse"] == pytest.approx(result["zero_rmse"])
+    assert result["smoothed"]["zero_rmse"] == pytest.approx(np.sqrt(np.mean(smoothed**2)))
+    assert result["smoothed"]["rmse"] != pytest.approx(result["rmse"])
+    for key in ("rmse", "mae", "direction_accuracy", "turn_sign_accuracy", "correlation", "zero_rmse", "n"):
+        assert key in result and key in result["smoothed"]
