@@ -1,7 +1,109 @@
-"""Placeholder: commands are registered here by the module's owner."""
+"""Commands `synth` (render a road recording), `drive` (closed loop on unseen road) and `demo`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from drivenet.errors import DrivenetError, cli_errors
+from drivenet.roads.demo import ALVINN_CONFIG, DemoPlan, run_demo
+from drivenet.roads.drive import ClosedLoop, drive_track
+from drivenet.roads.film import DriveFilm
+from drivenet.roads.synth import parse_size, write_recording
+from drivenet.training.checkpoint import SteeringModel
+
+Size = Annotated[str, typer.Option("--size", help="Camera image size WIDTHxHEIGHT in pixels.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the road, poses and appearance.")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
+
+
+def synth(
+    out: Annotated[Path, typer.Argument(help="Folder for driving_log.csv and IMG/.")],
+    frames: Annotated[int, typer.Option("--frames", "-n", help="Frames to render.")] = 1200,
+    seed: Seed = 0,
+    size: Size = "320x160",
+    force: Force = False,
+) -> None:
+    """Render a synthetic road recording in the Udacity simulator layout, labelled with steering."""
+    camera = parse_size(size)
+    columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("render", total=frames)
+        log = write_recording(out, frames, seed, camera, force, lambda done: bar.update(task, completed=done))
+    typer.echo(f"wrote {frames} frames of {size} to {out}: {log.name} + IMG/")
+
+
+def drive(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A checkpoint (best.npz of a run).")],
+    km: Annotated[float, typer.Option("--km", help="Kilometres to drive.")] = 5.0,
+    seed: Seed = 0,
+    gif: Annotated[Path | None, typer.Option("--gif", help="Write an animated GIF of the drive.")] = None,
+    size: Size = "320x160",
+    speed: Annotated[float, typer.Option("--speed", help="Speed in m/s.")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    force: Force = False,
+) -> None:
+    """Let a model steer a car on a road it has not seen; counts takeovers (> 1 m off the centre).
+
+    Render at the --size the model's training frames had.
+    """
+    if km <= 0 or speed <= 0:
+        raise DrivenetError(f"--km {km:g} and --speed {speed:g}: both must be positive")
+    if gif is not None and gif.exists() and not force:
+        raise DrivenetError(f"{gif} already exists; pass --force to overwrite it")
+    model = SteeringModel.load(model_path)
+    loop = ClosedLoop(drive_track(km, seed), parse_size(size), seed, speed=speed)
+    film = DriveFilm(loop.track) if gif is not None else None
+    report = loop.run(lambda frame: float(model.steer_frames(frame[None])[0]), km, film)
+    if film is not None and gif is not None:
+        film.save(gif)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    typer.echo(
+        f"drove {report.km:.2f} km in {report.seconds:.0f} s: {report.takeovers} takeovers, "
+        f"autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / elapsed s)\n"
+        f"offset from the lane centre: mean {report.mean_offset:.2f} m, worst {report.worst_offset:.2f} m"
+        + (f"\nGIF: {gif}" if gif is not None else "")
+    )
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for every output.")] = Path("runs/demo"),
+    frames: Annotated[int, typer.Option("--frames", help="Training frames (+25% for validation).")] = 1200,
+    test_frames: Annotated[int, typer.Option("--test-frames", help="Frames of fresh test roads.")] = 1000,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = 40,
+    km: Annotated[float, typer.Option("--km", help="Kilometres of closed-loop driving.")] = 5.0,
+    seed: Seed = 0,
+    size: Size = "320x160",
+    config: Annotated[Path, typer.Option("--config", help="The ALVINN config.")] = ALVINN_CONFIG,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No training progress bar.")] = False,
+    force: Force = False,
+) -> None:
+    """Render roads, train ALVINN's network on them, evaluate, predict and drive: all in one go."""
+    if min(frames, test_frames, epochs) < 1 or km <= 0:
+        raise DrivenetError("--frames, --test-frames, --epochs and --km must be positive")
+    plan = DemoPlan(frames, test_frames, epochs, km, seed, parse_size(size))
+    summary = run_demo(out, plan, config, force, progress=not quiet, say=typer.echo)
+    within = summary["within_2_units"]
+    units = "" if within is None else f"{within:.1%} within 2 output units (ALVINN 1989: ~90%), "
+    typer.echo(
+        f"\ntest roads: {units}rmse {summary['test_rmse']:.3f}\n"
+        f"closed loop: {summary['km']:.2f} km, {summary['takeovers']} takeovers, autonomy "
+        f"{summary['autonomy']:.1f}%, mean offset {summary['mean_offset']:.2f} m, "
+        f"worst {summary['worst_offset']:.2f} m\n"
+        f"took {summary['seconds']:.0f} s; outputs:"
+    )
+    for name, path in summary["outputs"].items():
+        typer.echo(f"  {name:<19} {path}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the CLI."""
+    """Add `synth`, `drive` and `demo` to the CLI."""
+    app.command()(cli_errors(synth))
+    app.command()(cli_errors(drive))
+    app.command()(cli_errors(demo))

@@ -1,0 +1,125 @@
+"""The whole chain on rendered roads, nothing downloaded: render, preprocess, train the ALVINN
+configuration, plot, evaluate on fresh roads, predict with overlays, and drive the closed loop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drivenet.config import Config, load_config
+from drivenet.data import Preprocess, build_cache, read_recordings
+from drivenet.errors import DrivenetError
+from drivenet.io import prepare_output_dir, write_json
+from drivenet.roads.drive import ClosedLoop, drive_track
+from drivenet.roads.film import DriveFilm
+from drivenet.roads.renderer import Camera
+from drivenet.roads.synth import write_recording
+from drivenet.training.checkpoint import SteeringModel
+from drivenet.training.evaluate import evaluate_model
+from drivenet.training.plots import plot_curves
+from drivenet.training.predict import Sample, predict_samples
+from drivenet.training.trainer import train_run
+
+ALVINN_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "alvinn.toml"
+SAMPLES = 6  # test frames shown with their predicted steering
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """How big a demo to run: training frames (a further quarter is rendered for validation), test
+    frames, epochs, kilometres driven, seed and the camera's image size."""
+
+    frames: int = 1200
+    test_frames: int = 1000
+    epochs: int = 40
+    km: float = 5.0
+    seed: int = 0
+    camera: Camera = Camera()
+
+
+def demo_config(path: Path, epochs: int) -> Config:
+    """The ALVINN configuration, validated on one held-out block of a fifth of the rendered frames."""
+    if not path.is_file():
+        raise DrivenetError(f"{path}: ALVINN config not found; pass --config with configs/alvinn.toml")
+    return load_config(path, [f"train.epochs={epochs}", "train.split_block=0", "train.val_fraction=0.2"])
+
+
+def run_demo(
+    out: Path,
+    plan: DemoPlan,
+    config_path: Path = ALVINN_CONFIG,
+    force: bool = False,
+    progress: bool = True,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every step into `out`; returns the headline figures and where each output is."""
+    config = demo_config(config_path, plan.epochs)
+    out = prepare_output_dir(out, force)
+    clock = time.perf_counter()
+
+    def step(text: str) -> None:
+        say(f"[{time.perf_counter() - clock:6.1f} s] {text}")
+
+    train_frames = plan.frames + plan.frames // 4  # the validation block is a fifth of these
+    step(f"rendering {train_frames} training frames and {plan.test_frames} test frames on new roads")
+    train_dir, test_dir = out / "roads-train", out / "roads-test"
+    write_recording(train_dir, train_frames, plan.seed, plan.camera)
+    write_recording(test_dir, plan.test_frames, plan.seed + 1, plan.camera)
+
+    preprocess = Preprocess.from_config(config["data"])
+    step(f"preprocessing into a cache: crop, {preprocess.color}, {preprocess.width}x{preprocess.height}")
+    train_cache, _ = build_cache(read_recordings([train_dir]).frames, preprocess, progress=False)
+    train_cache.save(out / "train-cache.npz")
+
+    step(f"training the ALVINN network for up to {plan.epochs} epochs")
+    run = train_run(out / "train-cache.npz", config, out / "run", progress=progress)
+    curves = plot_curves([run.out], out / "curves.png")
+    model = SteeringModel.load(run.best)
+
+    step("evaluating on the freshly rendered test roads")
+    test_cache, _ = build_cache(read_recordings([test_dir]).frames, model.preprocess, progress=False)
+    band = config["evaluate"]["straight_band"]
+    metrics = evaluate_model(model, test_cache, band, config["evaluate"]["smooth_window"])
+    write_json(out / "evaluate.json", metrics)
+
+    picks = np.linspace(0, len(test_cache.steering) - 1, min(SAMPLES, len(test_cache.steering))).astype(int)
+    samples = [Sample(Path(test_cache.frames["path"][i]), float(test_cache.steering[i])) for i in picks]
+    predictions = list(predict_samples(model, samples, out / "predictions", band))
+    write_json(out / "predictions.json", predictions)
+
+    step(f"driving {plan.km:g} km of unseen road, steered by the network")
+    loop = ClosedLoop(drive_track(plan.km, plan.seed + 2), plan.camera, plan.seed + 2)
+    film = DriveFilm(loop.track)
+    report = loop.run(lambda frame: float(model.steer_frames(frame[None])[0]), plan.km, film)
+    film.save(out / "drive.gif")
+    write_json(out / "drive.json", report.to_dict())
+
+    summary = {
+        "within_2_units": metrics.get("within_2_units"),
+        "test_rmse": metrics["rmse"],
+        "autonomy": report.autonomy,
+        "takeovers": report.takeovers,
+        "km": report.km,
+        "mean_offset": report.mean_offset,
+        "worst_offset": report.worst_offset,
+        "seconds": time.perf_counter() - clock,
+        "outputs": {
+            "training recording": str(train_dir),
+            "test recording": str(test_dir),
+            "cache": str(out / "train-cache.npz"),
+            "model": str(run.best),
+            "learning curves": str(curves),
+            "evaluation": str(out / "evaluate.json"),
+            "predictions": str(out / "predictions"),
+            "drive": str(out / "drive.json"),
+            "drive video": str(out / "drive.gif"),
+        },
+    }
+    write_json(out / "summary.json", summary)
+    step("done")
+    return summary

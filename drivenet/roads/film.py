@@ -1,0 +1,69 @@
+"""An animated GIF of a drive: the camera view with the network's and the expert's steering drawn on
+it, a small map of the road with the car on it, and the distance, offset and takeovers so far."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from drivenet.io import atomic_write
+from drivenet.roads.car import pursuit_steering
+from drivenet.roads.drive import ClosedLoop
+from drivenet.roads.track import Track
+from drivenet.training.plots import overlay
+
+MAP_SIZE = 90  # pixels of the square map inset
+GIF_COLOURS = 48  # a small palette: sensor noise makes big ones compress badly
+CAR_COLOUR, ROAD_COLOUR = (255, 60, 60), (230, 230, 230)
+
+
+class DriveFilm:
+    """A `watch` for `ClosedLoop.run` that keeps every `every`-th step, up to `max_frames` frames."""
+
+    def __init__(self, track: Track, every: int = 2, max_frames: int = 150) -> None:
+        self.every, self.max_frames, self.dt = every, max_frames, 0.1
+        self.frames: list[Image.Image] = []
+        self.steps = 0
+        self.track = track
+        pick = slice(None, None, max(1, len(track.s) // 2000))
+        self.origin = np.array([track.x.min(), track.y.min()])
+        span = max(track.x.max() - track.x.min(), track.y.max() - track.y.min(), 1.0)
+        self.scale = (MAP_SIZE - 8) / span
+        self.map = Image.new("RGB", (MAP_SIZE, MAP_SIZE), (25, 30, 35))
+        points = [self.to_map(x, y) for x, y in zip(track.x[pick], track.y[pick], strict=True)]
+        ImageDraw.Draw(self.map).line(points, fill=ROAD_COLOUR, width=1)
+
+    def to_map(self, x: float, y: float) -> tuple[float, float]:
+        """Map pixel of a ground point: east to the right, north up."""
+        return 4 + (x - self.origin[0]) * self.scale, MAP_SIZE - 4 - (y - self.origin[1]) * self.scale
+
+    def __call__(self, loop: ClosedLoop, frame: np.ndarray, steering: float) -> None:
+        self.steps, self.dt = self.steps + 1, loop.dt
+        if (self.steps - 1) % self.every or len(self.frames) >= self.max_frames:
+            return
+        image = overlay(frame, steering, pursuit_steering(loop.track, loop.pose, loop.s))
+        inset = self.map.copy()
+        cx, cy = self.to_map(loop.pose.x, loop.pose.y)
+        ImageDraw.Draw(inset).ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=CAR_COLOUR)
+        image.paste(inset, (image.width - MAP_SIZE - 4, 4))
+        km = (loop.s - self.track.s[0]) / 1000
+        status = f"{km:.2f} km | offset {loop.offset:+.2f} m | takeovers {loop.takeovers}"
+        draw = ImageDraw.Draw(image)
+        draw.text((6, image.height - 16), status, fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+        self.frames.append(image)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the GIF atomically, playing at the drive's real speed; loops forever."""
+        if not self.frames:
+            raise ValueError("no frames recorded")
+        frames = [f.quantize(GIF_COLOURS, method=Image.Quantize.FASTOCTREE) for f in self.frames]
+        first, rest = frames[0], frames[1:]
+        duration = int(round(1000 * self.dt * self.every))
+        return atomic_write(
+            path,
+            lambda tmp: first.save(
+                tmp, format="GIF", save_all=True, append_images=rest, duration=duration, loop=0
+            ),
+        )
