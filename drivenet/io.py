@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ def load_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise DrivenetError(f"{path}: no such file; check the path")
+    if not zipfile.is_zipfile(path):
+        raise DrivenetError(f"{path}: not an .npz file (empty, truncated or another format); re-create it")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
