@@ -35,6 +35,7 @@ DEFAULTS: Config = {
         "width": 32,
         "height": 30,
         "color": "gray",  # gray | rgb | yuv
+        "motion_gaps": [],  # frames back whose difference to the current frame joins the input ([]: none)
         "workers": 2,
     },
     "model": {

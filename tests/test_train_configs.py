@@ -24,9 +24,9 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 def test_every_config_loads_and_builds_a_model(path):
     config = load_config(path)
     model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
-    assert (
-        model.net.sizes[0] == config["data"]["width"] * config["data"]["height"] * model.preprocess.channels
-    )
+    frames = 1 + len(config["data"]["motion_gaps"])  # the frame and its motion from each earlier one
+    pixels = config["data"]["width"] * config["data"]["height"] * model.preprocess.channels
+    assert model.net.sizes[0] == pixels * frames
 
 
 def test_default_toml_spells_out_every_default():

@@ -1,4 +1,9 @@
-"""Mini-batches for training: a subset of a cache, shuffled and augmented anew each epoch."""
+"""Mini-batches for training: a subset of a cache, shuffled and augmented anew each epoch.
+
+With motion gaps (g_1, ..., g_m), each frame is trained on as a clip: the frame and the frames g_j
+earlier in its recording, stacked on the channel axis, augmented together (one flip, shift and gamma
+for the whole clip) and turned into inputs by `Preprocess.to_inputs`.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,35 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from drivenet.config import DEFAULTS
 from drivenet.data import augment
 from drivenet.data.cache import SteeringCache
 
 
+def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int]) -> np.ndarray:
+    """int64 (N, len(gaps)): for each row, the row of the frame `gap` frames earlier in the same recording
+    and camera, or of that recording's first frame when there is none so far back."""
+    out = np.empty((len(frames), len(gaps)), dtype=np.int64)
+    ordered = frames.assign(_row=np.arange(len(frames))).sort_values(["recording", "camera", "frame"])
+    for _, group in ordered.groupby(["recording", "camera"], sort=False):
+        rows = group["_row"].to_numpy()
+        for j, gap in enumerate(gaps):
+            out[rows, j] = rows[np.maximum(np.arange(len(rows)) - gap, 0)]
+    return out
+
+
+def clips(images: np.ndarray, rows: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """uint8 (len(rows), H, W, (1 + m) * C): image `rows` followed by their m earlier frames `earlier[rows]`
+    on the channel axis (a copy; with no earlier frames, just the images)."""
+    parts = [images[rows], *(images[earlier[rows, j]] for j in range(earlier.shape[1]))]
+    return np.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
+
+
 class SteeringDataset:
-    """The frames `indices` of `cache`, with the `[augment]` settings `augment_cfg`."""
+    """The frames `indices` of `cache`, with the `[augment]` settings `augment_cfg`, as clips with the
+    earlier frames `motion_gaps` back (none: single frames)."""
 
     def __init__(
         self,
@@ -21,12 +47,14 @@ class SteeringDataset:
         indices: Sequence[int] | np.ndarray,
         augment_cfg: Mapping[str, Any],
         seed: int = 0,
+        motion_gaps: Sequence[int] = (),
     ) -> None:
         self.cache = cache
         self.indices = np.asarray(indices, dtype=np.int64)
         self.cfg = {**DEFAULTS["augment"], **augment_cfg}
         self.rng = np.random.default_rng(seed)
         self.labels = augment.smooth_labels(cache.frames, int(self.cfg["smooth_window"]))
+        self.earlier = earlier_rows(cache.frames, motion_gaps)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -57,14 +85,14 @@ class SteeringDataset:
         order = self.epoch_indices()
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            images = self.cache.images[rows]  # fancy indexing copies, so the cache is never changed
+            images = clips(self.cache.images, rows, self.earlier)  # a copy: the cache is never changed
             steering = self.labels[rows].copy()
             self.augment(images, steering)
             yield self.cache.preprocess.to_inputs(images), steering
 
     def inputs(self) -> np.ndarray:
         """Un-augmented inputs of all frames, in index order, float32 (N, D)."""
-        return self.cache.preprocess.to_inputs(self.cache.images[self.indices])
+        return self.cache.preprocess.to_inputs(clips(self.cache.images, self.indices, self.earlier))
 
     def targets(self) -> np.ndarray:
         """Recorded (un-smoothed) steering of all frames, float32 (N,)."""

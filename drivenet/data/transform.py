@@ -112,16 +112,28 @@ class Preprocess:
         return np.asarray(out, dtype=np.uint8).reshape(self.shape)
 
     def to_inputs(self, images: np.ndarray) -> np.ndarray:
-        """Network inputs from uint8 images (N, H, W, C): float32 (N, H*W*C).
+        """Network inputs from uint8 images (N, H, W, C), or clips (N, H, W, k*C), into float32 (N, D).
 
         Per-image standardisation: with pixels p scaled to [0, 1], x = (p - mean(p)) / (std(p) + EPS),
         mean and std taken over each image. A brighter or darker scene (p -> a*p + b) gives nearly the
         same x, so the steering it predicts does not depend on the lighting.
+
+        A clip holds the current frame and k-1 earlier ones stacked on the channel axis (see
+        `drivenet.data.dataset.clips`); its inputs are x_0 followed by the motion x_0 - x_j of each
+        earlier frame j (D = k*H*W*C), so the network sees how the view turned since then.
         """
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]
-        x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
-        x -= x.mean(axis=1, keepdims=True)
-        x /= x.std(axis=1, keepdims=True) + np.float32(EPS)
-        return x
+        n, c = len(images), self.channels
+        frames = [images[..., j : j + c].reshape(n, -1) for j in range(0, images.shape[-1], c)]
+        x = [standardise(frame) for frame in frames]
+        return np.concatenate([x[0], *(x[0] - earlier for earlier in x[1:])], axis=1) if len(x) > 1 else x[0]
+
+
+def standardise(pixels: np.ndarray) -> np.ndarray:
+    """uint8 rows (N, D) -> float32 (p - mean(p)) / (std(p) + EPS) per row, p = pixels / 255."""
+    x = pixels.astype(np.float32) / np.float32(255.0)
+    x -= x.mean(axis=1, keepdims=True)
+    x /= x.std(axis=1, keepdims=True) + np.float32(EPS)
+    return x

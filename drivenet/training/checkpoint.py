@@ -16,6 +16,8 @@ import numpy as np
 
 from drivenet import __version__
 from drivenet.config import DEFAULTS, Config, merge
+from drivenet.data.cache import SteeringCache
+from drivenet.data.dataset import clips, earlier_rows
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
 from drivenet.io import load_npz, save_npz
@@ -51,12 +53,22 @@ def encoding_from_config(config: Config) -> Encoding:
 
 @dataclass
 class SteeringModel:
-    """A network plus the two maps around it: preprocessing in front, steering decoding behind."""
+    """A network plus the two maps around it: preprocessing in front, steering decoding behind.
+
+    With `motion_gaps` (g_1, ..., g_m) the network reads clips: each frame with the frames g_j earlier.
+    """
 
     net: MLP
     encoding: Encoding
     preprocess: Preprocess
     meta: dict[str, Any] = field(default_factory=dict)
+    motion_gaps: tuple[int, ...] = ()
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(H, W, (1 + m) * C) of one clip (of one image when there are no motion gaps)."""
+        height, width, channels = self.preprocess.shape
+        return (height, width, channels * (1 + len(self.motion_gaps)))
 
     @classmethod
     def build(cls, config: Config, preprocess: Preprocess) -> SteeringModel:
@@ -66,8 +78,11 @@ class SteeringModel:
             raise DrivenetError(f"model.dtype = {model_cfg['dtype']!r}: expected float32 or float64")
         if any(units < 1 for units in model_cfg["hidden"]):
             raise DrivenetError(f"model.hidden = {model_cfg['hidden']}: every layer needs at least one unit")
+        gaps = tuple(config["data"]["motion_gaps"])
+        if any(gap < 1 for gap in gaps):
+            raise DrivenetError(f"data.motion_gaps = {list(gaps)}: each gap must be at least 1 frame")
         encoding = encoding_from_config(config)
-        sizes = [int(np.prod(preprocess.shape)), *model_cfg["hidden"], encoding.n_outputs]
+        sizes = [int(np.prod(preprocess.shape)) * (1 + len(gaps)), *model_cfg["hidden"], encoding.n_outputs]
         net = MLP.build(
             sizes,
             activation=model_cfg["activation"],
@@ -76,7 +91,7 @@ class SteeringModel:
             dtype=np.dtype(model_cfg["dtype"]),
             seed=config["train"]["seed"],
         )
-        return cls(net, encoding, preprocess, {"config": config, "epoch": 0})
+        return cls(net, encoding, preprocess, {"config": config, "epoch": 0}, gaps)
 
     # ---- inference -------------------------------------------------------------------------------
 
@@ -84,13 +99,26 @@ class SteeringModel:
         """Raw RGB camera frames (each uint8 (h, w, 3), any size) -> preprocessed uint8 (N, H, W, C)."""
         return np.stack([self.preprocess.apply_array(np.asarray(f, dtype=np.uint8)) for f in frames])
 
-    def outputs(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Raw output activations for preprocessed images uint8 (N, H, W, C), computed in batches."""
+    def clips(self, images: np.ndarray) -> np.ndarray:
+        """Preprocessed images of consecutive frames (N, H, W, C) -> the clips the network reads, each
+        image with the ones `motion_gaps` before it in the sequence (the first image standing in for
+        frames before the sequence began)."""
         images = np.asarray(images)
-        if images.ndim != 4 or images.shape[1:] != tuple(self.preprocess.shape):
+        earlier = np.maximum(np.arange(len(images))[:, None] - np.array(self.motion_gaps, np.int64), 0)
+        return clips(images, np.arange(len(images)), earlier)
+
+    def cache_clips(self, cache: SteeringCache, rows: np.ndarray) -> np.ndarray:
+        """The clips of the cache's frames `rows`, their earlier frames taken from the same recording."""
+        return clips(cache.images, rows, earlier_rows(cache.frames, self.motion_gaps))
+
+    def outputs(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Raw output activations for preprocessed clips uint8 (N, H, W, (1 + m) * C) (images when the
+        model has no motion gaps), computed in batches."""
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[1:] != self.input_shape:
             raise DrivenetError(
                 f"images of shape {images.shape[1:]} given, but this model expects "
-                f"{tuple(self.preprocess.shape)} (H, W, C); preprocess them with the model's own settings"
+                f"{self.input_shape} (H, W, C); preprocess them with the model's own settings"
             )
         chunks = [
             self.net.predict(self.preprocess.to_inputs(images[i : i + batch_size]).astype(self.net.dtype))
@@ -101,12 +129,13 @@ class SteeringModel:
         return np.concatenate(chunks).astype(np.float32, copy=False)
 
     def steer_inputs(self, images: np.ndarray) -> np.ndarray:
-        """Steering float32 (N,) in [-1, 1] for preprocessed (cached) images uint8 (N, H, W, C)."""
+        """Steering float32 (N,) in [-1, 1] for preprocessed (cached) clips, as `outputs` takes them."""
         return np.asarray(self.encoding.decode(self.outputs(images)), dtype=np.float32)
 
     def steer_frames(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        """Steering float32 (N,) for raw RGB camera frames: the model's own preprocessing is applied."""
-        return self.steer_inputs(self.images_from_frames(frames))
+        """Steering float32 (N,) for consecutive raw RGB camera frames: the model's own preprocessing is
+        applied, and a motion model reads each frame with the ones before it in `frames`."""
+        return self.steer_inputs(self.clips(self.images_from_frames(frames)))
 
     @property
     def epoch(self) -> int:
@@ -144,6 +173,7 @@ class SteeringModel:
             "architecture": self.net.spec(),
             "encoding": self.encoding.spec(),
             "preprocess": self.preprocess.to_dict(),
+            "motion_gaps": list(self.motion_gaps),
             "optimizer": scalars if optimizer_state is not None else None,
         }
         return save_npz(path, arrays, {**self.meta, **meta, **header})
@@ -171,6 +201,7 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         net = MLP.from_spec(meta["architecture"])
         encoding = encoding_from_spec(meta["encoding"])
         preprocess = Preprocess.from_dict(meta["preprocess"])
+        gaps = tuple(int(gap) for gap in meta.get("motion_gaps", []))
     except (KeyError, TypeError, ValueError) as err:
         raise DrivenetError(
             f"{path}: corrupt model metadata ({err!r}); retrain or re-save the model"
@@ -179,7 +210,7 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         net.load_state_dict({k[len(NET_PREFIX) :]: v for k, v in arrays.items() if k.startswith(NET_PREFIX)})
     except DrivenetError as err:
         raise DrivenetError(f"{path}: {err}") from None
-    n_inputs = int(np.prod(preprocess.shape))
+    n_inputs = int(np.prod(preprocess.shape)) * (1 + len(gaps))
     first = net.dense_layers[0].weight.value.shape[0]
     if first != n_inputs or net.dense_layers[-1].weight.value.shape[1] != encoding.n_outputs:
         raise DrivenetError(
@@ -191,7 +222,6 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         optimizer_state.update(
             {k[len(OPTIMIZER_PREFIX) :]: v for k, v in arrays.items() if k.startswith(OPTIMIZER_PREFIX)}
         )
-    model_meta = {
-        k: v for k, v in meta.items() if k not in {"architecture", "encoding", "preprocess", "optimizer"}
-    }
-    return SteeringModel(net, encoding, preprocess, model_meta), optimizer_state
+    header = {"architecture", "encoding", "preprocess", "motion_gaps", "optimizer"}
+    model_meta = {k: v for k, v in meta.items() if k not in header}
+    return SteeringModel(net, encoding, preprocess, model_meta, gaps), optimizer_state

@@ -77,7 +77,7 @@ def predict_cache(
     model.check_images(cache.preprocess, "the cache")
     idx = evaluation_frames(cache, indices)
     smoothed = smooth_labels(cache.frames, smooth_window)[idx]
-    return model.steer_inputs(cache.images[idx]), cache.steering[idx], smoothed
+    return model.steer_inputs(model.cache_clips(cache, idx)), cache.steering[idx], smoothed
 
 
 def score_model(

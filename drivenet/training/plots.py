@@ -92,6 +92,7 @@ def plot_weights(model: SteeringModel, out: str | Path) -> Path:
     if len(dense) < 2:
         raise DrivenetError("the model has no hidden layer, so there are no hidden-unit weights to draw")
     height, width, channels = model.preprocess.shape
+    clip = 1 + len(model.motion_gaps)  # the frame, then its motion from each earlier frame, side by side
     w_in = dense[0].weight.value.astype(np.float64)  # (inputs, hidden)
     w_out = dense[1].weight.value.astype(np.float64)  # (hidden, next layer)
     n = min(w_in.shape[1], MAX_UNITS)
@@ -99,16 +100,17 @@ def plot_weights(model: SteeringModel, out: str | Path) -> Path:
     rows = math.ceil(n / cols)
     strip = w_out.shape[1] > 1
     fig = Figure(
-        figsize=(1.6 * cols * max(1.0, channels * width / height / 1.2), 1.7 * rows), layout="constrained"
+        figsize=(1.6 * cols * max(1.0, clip * channels * width / height / 1.2), 1.7 * rows),
+        layout="constrained",
     )
     grid = fig.add_gridspec(rows * (2 if strip else 1), cols, height_ratios=[5, 1] * rows if strip else None)
     for unit in range(n):
         r, c = divmod(unit, cols)
         image = (
             w_in[:, unit]
-            .reshape(height, width, channels)
-            .transpose(0, 2, 1)
-            .reshape(height, channels * width)
+            .reshape(clip, height, width, channels)
+            .transpose(1, 0, 3, 2)
+            .reshape(height, clip * channels * width)
         )
         limit = np.abs(image).max() or 1.0
         ax = fig.add_subplot(grid[r * (2 if strip else 1), c])

@@ -77,13 +77,18 @@ def predict_samples(
     model: SteeringModel, samples: Sequence[Sample], overlay_dir: Path | None = None, band: float = 0.05
 ) -> Iterator[dict[str, Any]]:
     """For each sample: path, steering, direction, true steering (when known) and, for a bump model, the
-    output activations; with `overlay_dir`, also writes the frame with the steering drawn on it."""
+    output activations; with `overlay_dir`, also writes the frame with the steering drawn on it.
+    A motion model reads the samples as consecutive frames, each with the ones before it."""
     bump = isinstance(model.encoding, BumpEncoding)
     used: set[str] = set()
+    reach = max(model.motion_gaps, default=0)
+    history = np.zeros((0, *model.preprocess.shape), dtype=np.uint8)  # the last `reach` images seen
     for start in range(0, len(samples), CHUNK):
         chunk = samples[start : start + CHUNK]
         frames = [read_frame(s.path) for s in chunk]
-        outputs = model.outputs(model.images_from_frames(frames))
+        images = np.concatenate([history, model.images_from_frames(frames)])
+        outputs = model.outputs(model.clips(images)[len(history) :])
+        history = images[len(images) - reach :]
         steering = model.encoding.decode(outputs)
         for sample, frame, value, activations in zip(chunk, frames, steering, outputs, strict=True):
             result: dict[str, Any] = {

@@ -301,7 +301,7 @@ def train_run(
     train_cfg = config["train"]
     train_idx, val_idx = split_frames(cache, train_cfg)
     model.meta["train_mean_steering"] = float(np.mean(cache.steering[train_idx]))
-    val_x = model.preprocess.to_inputs(cache.images[val_idx]).astype(model.net.dtype, copy=False)
+    val_x = model.preprocess.to_inputs(model.cache_clips(cache, val_idx)).astype(model.net.dtype, copy=False)
     val_y = cache.steering[val_idx]
     optimizer = make_optimizer(model.net.parameters(), train_cfg)
     if optimizer_state is not None:
@@ -332,9 +332,8 @@ def train_run(
                     break
                 epoch = state.epoch + 1
                 optimizer.lr = train_cfg["lr"] * train_cfg["lr_decay"] ** (epoch - 1)
-                dataset = SteeringDataset(
-                    cache, train_idx, config["augment"], seed=epoch_seed(train_cfg["seed"], epoch)
-                )
+                seed = epoch_seed(train_cfg["seed"], epoch)
+                dataset = SteeringDataset(cache, train_idx, config["augment"], seed, model.motion_gaps)
                 n_batches = expected_batches(dataset.labels[train_idx], config["augment"], batch_size)
                 bar.reset(task, total=n_batches, completed=state.batch, epoch=epoch, loss=math.nan)
                 batches = dataset.batches(batch_size)
