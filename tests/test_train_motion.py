@@ -82,6 +82,18 @@ def test_a_motion_model_keeps_its_gaps_and_reads_sequences(tmp_path):
         SteeringModel.build(tiny_config("data.motion_gaps=[0]"), model.preprocess)
 
 
+def test_the_closed_loop_driver_sees_the_clips_of_the_whole_sequence():
+    config = tiny_config("data.motion_gaps=[1, 3]", "model.hidden=[8]")
+    model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
+    rng = np.random.default_rng(3)
+    raw = np.stack([road_frame(s, rng) for s in np.linspace(-0.6, 0.6, 7)])
+    steer = model.driver()
+    live = [steer(frame) for frame in raw]
+    np.testing.assert_allclose(live, model.steer_frames(raw), rtol=0, atol=1e-6)
+    fresh = model.driver()
+    assert fresh(raw[-1]) != pytest.approx(live[-1], abs=1e-6)  # no history: the motion part is zero
+
+
 def test_motion_inputs_learn_what_one_frame_cannot_show(tmp_path):
     data = motion_recording(tmp_path / "rec")
     common = ["train.epochs=25", "train.patience=25", "model.hidden=[16]", "train.split_block=60"]

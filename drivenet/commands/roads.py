@@ -58,7 +58,7 @@ def drive(
     model = SteeringModel.load(model_path)
     loop = ClosedLoop(drive_track(km, seed), parse_size(size), seed, speed=speed)
     film = DriveFilm(loop.track) if gif is not None else None
-    report = loop.run(lambda frame: float(model.steer_frames(frame[None])[0]), km, film)
+    report = loop.run(model.driver(), km, film)
     if film is not None and gif is not None:
         film.save(gif)
     if as_json:

@@ -95,7 +95,7 @@ def run_demo(
     step(f"driving {plan.km:g} km of unseen road, steered by the network")
     loop = ClosedLoop(drive_track(plan.km, plan.seed + 2), plan.camera, plan.seed + 2)
     film = DriveFilm(loop.track)
-    report = loop.run(lambda frame: float(model.steer_frames(frame[None])[0]), plan.km, film)
+    report = loop.run(model.driver(), plan.km, film)
     film.save(out / "drive.gif")
     write_json(out / "drive.json", report.to_dict())
 

@@ -7,7 +7,8 @@ colour) and the run's resolved config. `last.npz` also holds the optimizer state
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,20 @@ class SteeringModel:
         """Steering float32 (N,) for consecutive raw RGB camera frames: the model's own preprocessing is
         applied, and a motion model reads each frame with the ones before it in `frames`."""
         return self.steer_inputs(self.clips(self.images_from_frames(frames)))
+
+    def driver(self) -> Callable[[np.ndarray], float]:
+        """A steering function for a live camera, called once per raw RGB frame.
+
+        It remembers the last max(motion_gaps) frames, so a motion model sees the same clips in
+        closed loop as in training (the first frame standing in for those before it).
+        """
+        history: deque[np.ndarray] = deque(maxlen=max(self.motion_gaps, default=0) + 1)
+
+        def steer(frame: np.ndarray) -> float:
+            history.append(self.images_from_frames([frame])[0])
+            return float(self.steer_inputs(self.clips(np.stack(history)))[-1])
+
+        return steer
 
     @property
     def epoch(self) -> int:
