@@ -84,6 +84,17 @@ def load_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return arrays, meta
 
 
+def check_kind(path: str | Path, meta: Mapping[str, Any], kind: str, version: int, remedy: str) -> None:
+    """Refuse a `.npz` whose metadata names another kind of file or another format version."""
+    if meta.get("kind") != kind:
+        found = meta.get("kind") or "file of unknown kind"
+        raise DrivenetError(f"{path}: holds a {found}, not a {kind}; {remedy}")
+    if meta.get("version") != version:
+        raise DrivenetError(
+            f"{path}: {kind} version {meta.get('version')}, this drivenet reads version {version}; {remedy}"
+        )
+
+
 def prepare_output_dir(path: str | Path, force: bool) -> Path:
     """Make an empty output folder; an existing non-empty one is kept unless `force`."""
     path = Path(path)

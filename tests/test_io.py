@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from drivenet.errors import DrivenetError
-from drivenet.io import atomic_write, load_npz, prepare_output_dir, save_npz
+from drivenet.io import atomic_write, check_kind, load_npz, prepare_output_dir, save_npz
 
 
 def test_npz_round_trip_without_pickle(tmp_path: Path) -> None:
@@ -54,3 +54,11 @@ def test_output_dir_needs_force(tmp_path: Path) -> None:
     assert (run / "metrics.csv").exists()
     prepare_output_dir(run, force=True)
     assert not (run / "metrics.csv").exists()
+
+
+def test_kind_and_version_are_checked(tmp_path: Path) -> None:
+    check_kind("m.npz", {"kind": "model", "version": 2}, "model", 2, "retrain")
+    with pytest.raises(DrivenetError, match="holds a cache, not a model; retrain"):
+        check_kind("m.npz", {"kind": "cache", "version": 2}, "model", 2, "retrain")
+    with pytest.raises(DrivenetError, match="model version 1, this drivenet reads version 2"):
+        check_kind("m.npz", {"kind": "model", "version": 1}, "model", 2, "retrain")

@@ -70,7 +70,7 @@ def test_wrong_files_give_one_line_errors(model, tmp_path):
         SteeringModel.load(tmp_path / "v.npz")
 
     save_npz(tmp_path / "cache.npz", {"images": np.zeros(3)}, {"kind": "drivenet-steering-cache"})
-    with pytest.raises(DrivenetError, match="not a drivenet steering model"):
+    with pytest.raises(DrivenetError, match="not a drivenet-steering-model"):
         SteeringModel.load(tmp_path / "cache.npz")
 
     arrays["net/dense0.weight"] = arrays["net/dense0.weight"][:-1]

@@ -15,7 +15,7 @@ from drivenet.data.frames import COLUMNS, Problem, count_kinds, no_usable_frames
 from drivenet.data.readers import read_from_config
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
-from drivenet.io import load_npz, save_npz
+from drivenet.io import check_kind, load_npz, save_npz
 
 KIND = "drivenet-steering-cache"
 VERSION = 1
@@ -60,14 +60,7 @@ class SteeringCache:
     def load(cls, path: str | Path) -> SteeringCache:
         """Read a cache written by `save` (or `drivenet preprocess`)."""
         arrays, meta = load_npz(path)
-        if meta.get("kind") != KIND:
-            raise DrivenetError(
-                f"{path}: not a steering cache; make one with `drivenet preprocess DATA --out CACHE`"
-            )
-        if meta.get("version") != VERSION:
-            raise DrivenetError(
-                f"{path}: cache version {meta.get('version')} is not {VERSION}; run preprocess again"
-            )
+        check_kind(path, meta, KIND, VERSION, "make one with `drivenet preprocess DATA --out CACHE`")
         steering = arrays["steering"].astype(np.float32)
         table = {c: arrays[f"frame_{c}"] for c in COLUMNS if c != "steering"}
         frames = pd.DataFrame({**table, "steering": steering}, columns=list(COLUMNS))

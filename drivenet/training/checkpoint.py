@@ -21,10 +21,10 @@ from drivenet.data.cache import SteeringCache
 from drivenet.data.dataset import clips, earlier_rows
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
-from drivenet.io import load_npz, save_npz
+from drivenet.io import check_kind, load_npz, save_npz
 from drivenet.nn import MLP, BumpEncoding, ClassEncoding, Encoding, ScalarEncoding, encoding_from_spec
 
-FORMAT = "drivenet-steering-model"
+KIND = "drivenet-steering-model"
 VERSION = 1
 NET_PREFIX = "net/"
 OPTIMIZER_PREFIX = "optimizer/"
@@ -182,7 +182,7 @@ class SteeringModel:
             else:
                 scalars[key] = value
         header = {
-            "format": FORMAT,
+            "kind": KIND,
             "version": VERSION,
             "drivenet_version": __version__,
             "architecture": self.net.spec(),
@@ -203,15 +203,7 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
     """(model, optimizer state or None) from a checkpoint written by `SteeringModel.save`."""
     path = Path(path)
     arrays, meta = load_npz(path)
-    if meta.get("format") != FORMAT:
-        raise DrivenetError(
-            f"{path}: not a drivenet steering model (a cache?); pass best.npz or last.npz of a run"
-        )
-    if meta.get("version") != VERSION:
-        raise DrivenetError(
-            f"{path}: checkpoint format version {meta.get('version')}, this drivenet reads version "
-            f"{VERSION}; retrain the model with this drivenet"
-        )
+    check_kind(path, meta, KIND, VERSION, "pass best.npz or last.npz of a run made by this drivenet")
     try:
         net = MLP.from_spec(meta["architecture"])
         encoding = encoding_from_spec(meta["encoding"])
