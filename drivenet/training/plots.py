@@ -146,7 +146,7 @@ def overlay(frame: np.ndarray, pred: float, true: float | None = None, band: flo
     for k, (value, colour, name) in enumerate(lines):
         angle = float(np.clip(value, -1, 1)) * math.pi / 4
         tip = (base[0] + length * math.sin(angle), base[1] - length * math.cos(angle))
-        draw.line([base, tip], fill=colour, width=3)
+        draw.line([base, tip], fill=colour, width=5 - 3 * k)  # the true line thinner, on top
         text = f"{name} {value:+.3f} {direction_name(value, band)}"
         draw.text((6, 4 + 14 * k), text, fill=colour, stroke_width=2, stroke_fill=(0, 0, 0))
     return image

@@ -361,7 +361,7 @@ def train_run(
                 write_history(out / "metrics.csv", history)
                 save_last()
                 if progress:
-                    bar.console.print(_epoch_line(row, improved))
+                    bar.console.print(_epoch_line(row, improved), soft_wrap=True)
         except KeyboardInterrupt:
             save_last()
             status = "interrupted"
