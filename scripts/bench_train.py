@@ -3,7 +3,8 @@
 A step is forward, MSE loss, backward and an optimizer update on a batch of 256, in float32. Both
 engines start from the same weights and use the same number of threads; their timings alternate,
 round by round, so that a drift in machine load hits both alike, and each engine's speed is its best
-round (as with timeit: other programs only ever slow a round down). Prints a table of steps/s and,
+round (as with timeit: other programs only ever slow a round down). Prints a table of steps/s,
+the ceiling set by the first layer's two matrix products alone (numpy can go no faster) and,
 as its last line, JSON: {"speedup_vs_pytorch": {"960-64-30": r1, "13200-100-50-10-1": r2}}.
 
     python scripts/bench_train.py [--rounds 9] [--seconds 0.3] [--threads N] [--optimizer sgd|adam]
@@ -82,6 +83,19 @@ def torch_step(net: MLP, x: np.ndarray, target: np.ndarray) -> Callable[[], None
     return step
 
 
+def first_layer_matmuls(net: MLP, x: np.ndarray) -> Callable[[], None]:
+    """Only the first layer's two products, x W and x^T g: a floor under any numpy step's time."""
+    dense = net.dense_layers[0]
+    y = np.empty((len(x), dense.n_out), np.float32)
+    grad_w = np.empty_like(dense.weight.value)
+
+    def step() -> None:
+        np.matmul(x, dense.weight.value, out=y)
+        np.matmul(x.T, y, out=grad_w)
+
+    return step
+
+
 def steps_per_second(step: Callable[[], None], steps: int) -> float:
     start = time.perf_counter()
     for _ in range(steps):
@@ -111,6 +125,9 @@ def main() -> None:
         ours, theirs = max(rates["drivenet"]), max(rates["pytorch"])
         speedups[name] = round(ours / theirs, 3)
         print(f"{name:<20}{ours:>18.1f}{theirs:>18.1f}{speedups[name]:>9.2f}x")
+        matmuls = first_layer_matmuls(net, x)
+        floor = max(steps_per_second(matmuls, steps) for _ in range(OPTIONS.rounds))
+        print(f"{'':<20}(first-layer matmuls alone: {floor:.1f}/s, so at most {floor / theirs:.2f}x)")
     print(json.dumps({"speedup_vs_pytorch": speedups}))
 
 
