@@ -72,7 +72,7 @@ DEFAULTS: Config = {
         "smooth_window": 0,  # frames in the label-smoothing window (0 = off)
     },
     "evaluate": {
-        "straight_band": 0.05,  # |steering| below this counts as straight
+        "straight_band": 0.05,  # |steering| at most this counts as straight
         "smooth_window": 5,
     },
 }

@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +16,46 @@ import numpy as np
 from drivenet.errors import DrivenetError
 
 META_KEY = "__meta__"
+OUTPUT_MARKER = ".drivenet-output"  # written into every folder prepare_output_dir makes; --force needs it
+
+
+def check_output_file(path: str | Path, force: bool) -> Path:
+    """Refuse an output file name that is a folder, or an existing file without `force`; writes nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise DrivenetError(f"{path} is a folder; give a file name for the output")
+    if path.exists() and not force:
+        raise DrivenetError(f"{path} already exists; pass --force to overwrite it")
+    return path
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp)` on a temporary file beside `path`, then rename it into place.
 
-    A crash or Ctrl-C half-way leaves the old file (or none), never a truncated one.
+    A crash or Ctrl-C half-way leaves the old file (or none), never a truncated one. A path that is a
+    folder, or that the system refuses (a file in the way, no permission, disk full), is a DrivenetError.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    path = check_output_file(path, force=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    except OSError as err:
+        raise DrivenetError(f"cannot write {path}: {err.strerror or err}; choose another path") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        raise DrivenetError(f"cannot write {path}: {err.strerror or err}; choose another path") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG (100 dpi), atomically."""
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -95,12 +117,44 @@ def check_kind(path: str | Path, meta: Mapping[str, Any], kind: str, version: in
         )
 
 
-def prepare_output_dir(path: str | Path, force: bool) -> Path:
-    """Make an empty output folder; an existing non-empty one is kept unless `force`."""
+def check_output_dir(path: str | Path, force: bool, *, inputs: Sequence[str | Path] = ()) -> Path:
+    """Refuse an output folder that would lose someone's files; writes nothing.
+
+    Refused: a file; a folder that is or holds one of `inputs` or the working folder (`--force` would
+    delete them); a non-empty folder without `force`; with `force`, a folder drivenet did not make
+    (no OUTPUT_MARKER in it).
+    """
     path = Path(path)
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and not path.is_dir():
+        raise DrivenetError(f"{path} is a file, not a folder; choose another output folder")
+    where = path.resolve()
+    for item in inputs:
+        if Path(item).resolve().is_relative_to(where):
+            raise DrivenetError(f"{path} is or holds the input {item}; choose another output folder")
+    if Path.cwd().resolve().is_relative_to(where):
+        raise DrivenetError(f"{path} holds the working folder; choose another output folder")
+    if path.is_dir() and any(p.name != OUTPUT_MARKER for p in path.iterdir()):
         if not force:
             raise DrivenetError(f"{path} already exists and is not empty; pass --force to overwrite it")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+        if not (path / OUTPUT_MARKER).is_file():
+            raise DrivenetError(
+                f"{path} is not a folder drivenet made (no {OUTPUT_MARKER}), so --force leaves it alone; "
+                "choose another output folder"
+            )
+    return path
+
+
+def prepare_output_dir(path: str | Path, force: bool, *, inputs: Sequence[str | Path] = ()) -> Path:
+    """An empty output folder marked as drivenet's; see `check_output_dir` for what is refused.
+
+    With `force`, a non-empty folder drivenet made earlier is deleted first.
+    """
+    path = check_output_dir(path, force, inputs=inputs)
+    try:
+        if path.is_dir() and any(path.iterdir()):  # check_output_dir let it through: force and our marker
+            shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / OUTPUT_MARKER).write_text("made by drivenet; `--force` may replace this folder\n")
+    except OSError as err:
+        raise DrivenetError(f"cannot make the folder {path}: {err.strerror or err}; choose another") from None
     return path

@@ -79,7 +79,7 @@ def test_dataset_epochs_cover_the_subset_in_fresh_orders() -> None:
     assert x.shape == (7, 48) and x.dtype == np.float32
 
 
-def test_dataset_augments_copies_and_evaluation_is_plain() -> None:
+def test_dataset_augments_copies_never_the_cache() -> None:
     cache = make_cache()
     before = cache.images.copy()
     cfg = {**OFF, "flip": True, "shift_pixels": 2, "shift_steering_per_pixel": 0.1, "brightness": 0.3}
@@ -88,8 +88,6 @@ def test_dataset_augments_copies_and_evaluation_is_plain() -> None:
     assert ys.min() >= -1 and ys.max() <= 1
     assert not np.allclose(np.sort(ys), np.sort(cache.steering))
     np.testing.assert_array_equal(cache.images, before)
-    np.testing.assert_array_equal(data.targets(), cache.steering)
-    np.testing.assert_allclose(data.inputs(), cache.preprocess.to_inputs(cache.images))
 
 
 @pytest.mark.parametrize("share", [0.0, 1.0])

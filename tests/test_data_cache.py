@@ -12,6 +12,7 @@ from test_data_make import frame, udacity, write_jpeg
 from drivenet.config import DEFAULTS
 from drivenet.data import Preprocess, SteeringCache, build_cache, load_or_build, read_recordings
 from drivenet.errors import DrivenetError
+from drivenet.io import load_npz, save_npz
 
 
 @pytest.mark.parametrize(("color", "channels"), [("gray", 1), ("rgb", 3), ("yuv", 3)])
@@ -128,3 +129,21 @@ def test_png_frames_take_the_plain_path(tmp_path: Path) -> None:
     pre = Preprocess(width=16, height=10)
     Image.fromarray(frame(90)).convert("RGBA").save(tmp_path / "a.png")
     np.testing.assert_array_equal(pre.apply_file(tmp_path / "a.png"), pre.apply_array(frame(90)))
+
+
+def test_a_cache_missing_an_array_is_a_clear_error(tmp_path: Path) -> None:
+    rec = udacity(tmp_path / "rec", [0.1, -0.4], sides=False)
+    path = load_or_build(rec, {**DEFAULTS["data"], "workers": 1}).save(tmp_path / "c.npz")
+    arrays, meta = load_npz(path)
+    del arrays["steering"]
+    save_npz(tmp_path / "cut.npz", arrays, meta)
+    with pytest.raises(DrivenetError, match=r"cut\.npz.*steering"):
+        SteeringCache.load(tmp_path / "cut.npz")
+
+
+def test_a_cache_remembers_the_raw_frame_size(tmp_path: Path) -> None:
+    rec = udacity(tmp_path / "rec", [0.1, -0.4], sides=False)
+    cache = load_or_build(rec, {**DEFAULTS["data"], "workers": 1})
+    raw = Image.open(next((rec / "IMG").iterdir())).size
+    assert cache.frame_size == raw
+    assert SteeringCache.load(cache.save(tmp_path / "c.npz")).frame_size == raw

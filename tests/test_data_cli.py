@@ -89,3 +89,24 @@ def test_inspect_lists_every_missing_file_when_none_is_left(tmp_path: Path) -> N
     assert "no usable frames in" in result.output and "3 problems, the first: " in result.output
     listed = (tmp_path / "report" / "problems.txt").read_text().splitlines()
     assert [line.split(": image")[0][-6:] for line in listed] == ["line 2", "line 3", "line 4"]
+
+
+def test_inspect_never_deletes_the_recording_it_reads(tmp_path: Path) -> None:
+    rec = udacity(tmp_path / "rec", [0.1, 0.2], sides=False)
+    before = sorted(p.name for p in rec.rglob("*"))
+    result = run("inspect", rec, "--out", rec, "--force")
+    assert result.exit_code == 1 and "choose another" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in rec.rglob("*")) == before
+
+
+def test_output_paths_of_the_wrong_kind_are_one_line_errors(tmp_path: Path) -> None:
+    rec = udacity(tmp_path / "rec", [0.1], sides=False)
+    (tmp_path / "dd.npz").mkdir()
+    (tmp_path / "afile").write_text("x")
+    for args in (
+        ["preprocess", rec, "--out", tmp_path / "dd.npz", "--force"],
+        ["inspect", rec, "--out", tmp_path / "afile"],
+    ):
+        result = run(*args)
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("error:") and result.output.count("\n") == 1, result.output

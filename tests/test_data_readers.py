@@ -172,3 +172,16 @@ def test_frame_numbers_keep_the_gaps_of_skipped_rows(tmp_path: Path) -> None:
     assert read_recordings([rec]).frames["frame"].tolist() == [0, 2]
     dash = sully(tmp_path / "dash", [1.0, "x", 2.0])
     assert read_recordings([dash]).frames["frame"].tolist() == [0, 2]
+
+
+def test_sully_problems_quote_the_angle_without_its_line_end(tmp_path: Path) -> None:
+    dash = sully(tmp_path / "dash", [1.0, "nan"])
+    problems = read_recordings([dash]).problems
+    assert [p.reason for p in problems] == ["steering 'nan' is not a finite number"]
+
+
+def test_readers_share_one_image_suffix_list() -> None:
+    from drivenet.data.readers import IMAGE_SUFFIXES
+    from drivenet.data.readers.finder import is_image_name
+
+    assert all(is_image_name(f"x{suffix.upper()}") for suffix in IMAGE_SUFFIXES)

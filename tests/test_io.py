@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from drivenet.errors import DrivenetError
-from drivenet.io import atomic_write, check_kind, load_npz, prepare_output_dir, save_npz
+from drivenet.io import (
+    atomic_write,
+    check_kind,
+    check_output_file,
+    load_npz,
+    prepare_output_dir,
+    save_figure,
+    save_npz,
+)
 
 
 def test_npz_round_trip_without_pickle(tmp_path: Path) -> None:
@@ -62,3 +70,54 @@ def test_kind_and_version_are_checked(tmp_path: Path) -> None:
         check_kind("m.npz", {"kind": "cache", "version": 2}, "model", 2, "retrain")
     with pytest.raises(DrivenetError, match="model version 1, this drivenet reads version 2"):
         check_kind("m.npz", {"kind": "model", "version": 1}, "model", 2, "retrain")
+
+
+def test_force_replaces_only_a_folder_drivenet_made(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    with pytest.raises(DrivenetError, match="not a folder drivenet made"):
+        prepare_output_dir(mine, force=True)
+    assert (mine / "notes.txt").read_text() == "precious"
+
+
+def test_output_dir_may_not_hold_an_input_or_the_working_folder(tmp_path: Path, monkeypatch) -> None:
+    rec = prepare_output_dir(tmp_path / "rec", force=False)
+    (rec / "driving_log.csv").write_text("x")
+    for out in (rec, tmp_path):
+        with pytest.raises(DrivenetError, match="choose another"):
+            prepare_output_dir(out, force=True, inputs=[rec / "driving_log.csv"])
+    monkeypatch.chdir(rec)
+    for out in (Path("."), tmp_path):
+        with pytest.raises(DrivenetError, match="working folder"):
+            prepare_output_dir(out, force=True)
+    assert (rec / "driving_log.csv").read_text() == "x"
+
+
+def test_outputs_that_are_folders_or_under_files_are_one_line_errors(tmp_path: Path) -> None:
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(DrivenetError, match="adir is a folder"):
+        atomic_write(folder, lambda tmp: tmp.write_text("y"))
+    with pytest.raises(DrivenetError, match="afile"):
+        atomic_write(afile / "x.png", lambda tmp: tmp.write_text("y"))
+    with pytest.raises(DrivenetError, match="afile is a file"):
+        prepare_output_dir(afile, force=True)
+    with pytest.raises(DrivenetError, match="afile"):
+        prepare_output_dir(afile / "run", force=False)
+    with pytest.raises(DrivenetError, match="adir is a folder"):
+        check_output_file(folder, force=True)
+    with pytest.raises(DrivenetError, match="already exists; pass --force"):
+        check_output_file(afile, force=False)
+    assert check_output_file(afile, force=True) == afile and afile.read_text() == "x"
+
+
+def test_save_figure_writes_a_png(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    fig.add_subplot().plot([0, 1])
+    path = save_figure(fig, tmp_path / "f.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

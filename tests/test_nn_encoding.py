@@ -73,9 +73,14 @@ def test_spec_rebuilds_the_same_encoding(encoding):
     assert copy.n_outputs == encoding.n_outputs and copy.output_activation == encoding.output_activation
 
 
-
 def test_unknown_encoding_is_a_user_error():
     with pytest.raises(DrivenetError, match="model.encoding"):
         encoding_from_spec({"name": "angles"})
     with pytest.raises(DrivenetError, match="bump"):
         encoding_from_spec({"name": "bump", "units": 2})
+
+
+@pytest.mark.parametrize("magnitude", [0.0, -0.2, 1.5])
+def test_classes_decode_inside_the_steering_range(magnitude):
+    with pytest.raises(ValueError, match="magnitude"):
+        ClassEncoding(0.05, magnitude)

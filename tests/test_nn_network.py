@@ -63,15 +63,6 @@ def test_backward_returns_input_gradient_only_on_request():
     assert net.backward(np.ones((2, 1)), input_grad=True).shape == (2, 3)
 
 
-def test_zero_grad_clears_every_gradient():
-    net = MLP.build([3, 4, 1], seed=0)
-    net.forward(np.ones((2, 3)))
-    net.backward(np.ones((2, 1)))
-    assert any(np.any(p.grad) for p in net.parameters())
-    net.zero_grad()
-    assert not any(np.any(p.grad) for p in net.parameters())
-
-
 def test_spec_and_state_dict_rebuild_the_same_network():
     net = MLP([Dense(4, 3, rng=np.random.default_rng(0)), Tanh(), Dense(3, 2, init="he"), Sigmoid()])
     spec = json.loads(json.dumps(net.spec()))

@@ -24,6 +24,7 @@ def test_autonomy_charges_six_seconds_per_takeover():
     assert autonomy(0, 100.0) == 100.0
     assert autonomy(1, 600.0) == pytest.approx(99.0)
     assert autonomy(5, 60.0) == pytest.approx(50.0)
+    assert autonomy(50, 60.0) == 0.0  # helped all the time, not less than that
 
 
 def test_straight_road_and_perfect_controller_needs_no_takeover():
@@ -81,3 +82,30 @@ def test_drive_rejects_a_file_that_is_not_a_model(tmp_path):
     bogus.write_bytes(b"not a model")
     result = runner.invoke(app, ["drive", str(bogus), "--km", "0.01"])
     assert result.exit_code == 1 and result.output.startswith("error:") and "Traceback" not in result.output
+
+
+def tiny_model(tmp_path, frame_size=None):
+    config = load_config(None, ["model.hidden=[4]"])
+    model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
+    model.meta["frame_size"] = frame_size  # what training stores: (width, height) of the raw frames
+    return model.save(tmp_path / "model.npz")
+
+
+def test_drive_renders_at_the_models_frame_size(tmp_path, monkeypatch):
+    path = tiny_model(tmp_path, frame_size=[64, 32])
+    sizes, render = [], ClosedLoop.frame
+    monkeypatch.setattr(ClosedLoop, "frame", lambda loop: sizes.append(loop.renderer.camera) or render(loop))
+    result = runner.invoke(app, ["drive", str(path), "--km", "0.01"])
+    assert result.exit_code == 0, result.output
+    assert (sizes[0].width, sizes[0].height) == (64, 32)
+    result = runner.invoke(app, ["drive", str(path), "--km", "0.01", "--size", "320x160"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "--size 320x160" in result.output and "64x32" in result.output
+
+
+def test_drive_gif_that_is_a_folder_is_a_one_line_error(tmp_path):
+    path = tiny_model(tmp_path)
+    (tmp_path / "adir").mkdir()
+    args = ["drive", str(path), "--km", "0.01", "--gif", str(tmp_path / "adir"), "--force"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and result.output.startswith("error:") and "adir" in result.output

@@ -45,3 +45,11 @@ def test_bad_size_is_a_one_line_error(tmp_path):
     assert result.exit_code == 1
     assert result.output.startswith("error: --size '320by160'") and result.output.count("\n") == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_synth_never_empties_the_working_folder(tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("precious")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["synth", ".", "--frames", "2", "--size", "32x30", "--force"])
+    assert result.exit_code == 1 and "working folder" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "precious"

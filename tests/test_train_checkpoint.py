@@ -27,7 +27,7 @@ def frames(n: int = 6) -> np.ndarray:
 def test_save_and_load_give_the_same_steering(model, tmp_path):
     path = model.save(tmp_path / "m.npz", epoch=3)
     loaded = SteeringModel.load(path)
-    assert loaded.epoch == 3
+    assert loaded.meta["epoch"] == 3
     assert loaded.preprocess == model.preprocess
     assert type(loaded.encoding) is type(model.encoding)
     np.testing.assert_array_equal(
@@ -81,3 +81,33 @@ def test_wrong_files_give_one_line_errors(model, tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     with pytest.raises(DrivenetError, match="junk.npz"):
         SteeringModel.load(tmp_path / "junk.npz")
+
+
+def test_a_float64_model_reloads_as_float64(tmp_path):
+    config = tiny_config('model.dtype="float64"')
+    model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
+    loaded = SteeringModel.load(model.save(tmp_path / "m.npz"))
+    assert loaded.net.dtype == np.float64
+    for name, value in model.net.state_dict().items():
+        np.testing.assert_array_equal(loaded.net.state_dict()[name], value)
+
+
+@pytest.mark.parametrize("magnitude", [0.0, -0.5, 5.0])
+def test_class_magnitude_must_keep_steering_in_range(magnitude):
+    config = tiny_config('model.encoding="classes"', f"model.class_magnitude={magnitude}")
+    with pytest.raises(DrivenetError, match="model.class_magnitude"):
+        SteeringModel.build(config, Preprocess.from_config(config["data"]))
+
+
+def test_frame_size_is_saved_and_unknown_for_older_models(model, tmp_path):
+    assert SteeringModel.load(model.save(tmp_path / "old.npz")).frame_size is None
+    model.meta["frame_size"] = [320, 160]
+    assert SteeringModel.load(model.save(tmp_path / "m.npz")).frame_size == (320, 160)
+
+
+def test_the_driver_steers_a_stream_as_steer_frames_does_a_sequence():
+    config = tiny_config("data.motion_gaps=[1, 3]")
+    model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
+    raw = frames(7)
+    steer = model.driver()
+    np.testing.assert_allclose([steer(f) for f in raw], model.steer_frames(raw), atol=1e-6)

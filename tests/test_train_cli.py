@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from drivenet.cli import app
 from drivenet.data import load_or_build
-from drivenet.io import load_npz, save_npz
+from drivenet.io import OUTPUT_MARKER, load_npz, save_npz
 from drivenet.training import trainer
 
 runner = CliRunner()
@@ -42,7 +42,8 @@ def png_size(path) -> tuple[int, int]:
 
 
 def test_train_writes_the_run_and_refuses_to_overwrite(run):
-    assert {p.name for p in (run / "run").iterdir()} == {"config.toml", "metrics.csv", "best.npz", "last.npz"}
+    files = {"config.toml", "metrics.csv", "best.npz", "last.npz", OUTPUT_MARKER}
+    assert {p.name for p in (run / "run").iterdir()} == files
     again = invoke("train", run / "rec", "--out", run / "run", *SETS)
     assert again.exit_code == 1 and "--force" in again.output
 
@@ -156,3 +157,49 @@ def test_bad_models_and_images_are_one_line_errors(run, tmp_path):
 
     result = invoke("plot", tmp_path, "--out", tmp_path / "c.png")
     assert result.exit_code == 1 and "metrics.csv" in result.output
+
+
+def test_pictures_never_overwrite_a_file_without_force(run, tmp_path):
+    mine = tmp_path / "notes.txt"
+    model = run / "run" / "best.npz"
+    for args in (
+        ["plot", run / "run", "--out", mine],
+        ["plot", "weights", model, "--out", mine],
+        ["evaluate", model, run / "cache.npz", "--plot", mine],
+    ):
+        mine.write_text("mine")
+        result = invoke(*args)
+        assert result.exit_code == 1 and "--force" in result.output, result.output
+        assert mine.read_text() == "mine"
+        result = invoke(*args, "--force")
+        assert result.exit_code == 0, result.output
+        assert png_size(mine)[0] > 100
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--straight-band", "-1"], "--straight-band"), (["--smooth-window", "-3"], "--smooth-window")],
+)
+def test_evaluate_refuses_meaningless_settings(run, args, message):
+    result = invoke("evaluate", run / "run" / "best.npz", run / "cache.npz", *args)
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+
+
+def test_predict_skips_and_counts_corrupt_frames_of_a_recording(run, tmp_path):
+    recording = make_recording(tmp_path / "rec", frames=6)
+    (recording / "IMG" / "center_00002.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    result = invoke("predict", run / "run" / "best.npz", recording)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sum("(true " in line for line in lines) == 5
+    assert any("skipped 1" in line for line in lines)
+
+
+def test_predict_never_writes_overlays_over_its_inputs(run, tmp_path):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    for p in sorted((run / "rec" / "IMG").iterdir())[:2]:
+        (images / p.name).write_bytes(p.read_bytes())
+    result = invoke("predict", run / "run" / "best.npz", images, "--overlay", images, "--force")
+    assert result.exit_code == 1 and "choose another output folder" in result.output
+    assert len(list(images.iterdir())) == 2

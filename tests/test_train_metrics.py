@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from drivenet.nn import BumpEncoding
+from drivenet.nn import BumpEncoding, ClassEncoding
 from drivenet.training.evaluate import score
 from drivenet.training.metrics import (
     correlation,
@@ -19,9 +19,16 @@ from drivenet.training.metrics import (
 
 
 def test_direction_uses_the_straight_band():
-    values = np.array([-0.3, -0.05, -0.04, 0.0, 0.04, 0.05, 0.3])
-    assert direction(values, 0.05).tolist() == [-1, -1, 0, 0, 0, 1, 1]
-    assert direction(values, 0.01).tolist() == [-1, -1, -1, 0, 1, 1, 1]
+    values = np.array([-0.3, -0.06, -0.05, 0.0, 0.04, 0.05, 0.06, 0.3])
+    assert direction(values, 0.05).tolist() == [-1, -1, 0, 0, 0, 0, 1, 1]
+    assert direction(values, 0.01).tolist() == [-1, -1, -1, 0, 1, 1, 1, 1]
+
+
+def test_direction_and_the_classes_encoding_agree_at_the_band():
+    band = 0.25  # exactly representable, so |s| = band is tested exactly
+    values = np.array([-0.5, -band, 0.0, band, 0.5])
+    np.testing.assert_array_equal(ClassEncoding(band).encode(values) - 1, direction(values, band))
+    assert turn_sign_accuracy(np.array([-band, 0.5]), np.array([band, 0.5]), band) == 1.0
 
 
 def test_turn_sign_accuracy_counts_only_turning_frames():

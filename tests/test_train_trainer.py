@@ -10,6 +10,7 @@ from test_train_make import make_recording, tiny_config
 
 from drivenet.data import load_or_build
 from drivenet.errors import DrivenetError
+from drivenet.io import OUTPUT_MARKER
 from drivenet.training import trainer
 from drivenet.training.checkpoint import SteeringModel
 from drivenet.training.trainer import METRIC_COLUMNS, TrainingDiverged, train_run
@@ -39,6 +40,7 @@ def test_a_run_writes_its_folder_and_learns(cache_path, tmp_path):
         "metrics.csv",
         "best.npz",
         "last.npz",
+        OUTPUT_MARKER,
     }
     with open(tmp_path / "run" / "metrics.csv", newline="") as fh:
         reader = csv.DictReader(fh)
@@ -46,9 +48,9 @@ def test_a_run_writes_its_folder_and_learns(cache_path, tmp_path):
     assert tuple(reader.fieldnames) == METRIC_COLUMNS and len(rows) == 6
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     assert "epochs = 6" in (tmp_path / "run" / "config.toml").read_text()
-    best = SteeringModel.load(result.best)
-    assert best.epoch == result.state.best_epoch
-    assert min(float(r["val_loss"]) for r in rows) == pytest.approx(float(rows[best.epoch - 1]["val_loss"]))
+    best_epoch = SteeringModel.load(result.best).meta["epoch"]
+    assert best_epoch == result.state.best_epoch
+    assert min(float(r["val_loss"]) for r in rows) == pytest.approx(float(rows[best_epoch - 1]["val_loss"]))
 
 
 def test_the_same_seed_gives_the_same_metrics(cache_path, tmp_path):
@@ -125,10 +127,61 @@ def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(cache_path, tm
     with pytest.raises(TrainingDiverged, match="diverged.*epoch 2.*keep the last good"):
         train_run(cache_path, tiny_config(), tmp_path / "run", progress=False)
     last = SteeringModel.load(tmp_path / "run" / "last.npz")
-    assert last.epoch == 1
+    assert last.meta["epoch"] == 1
     assert all(np.isfinite(v).all() for v in last.net.state_dict().values())
 
 
 def test_a_cache_made_with_other_settings_is_refused(cache_path, tmp_path):
     with pytest.raises(DrivenetError, match="preprocess"):
         train_run(cache_path, tiny_config("data.width=20"), tmp_path / "run", progress=False)
+
+
+def test_resume_from_a_copy_of_best_is_a_clear_error(cache_path, tmp_path):
+    train_run(cache_path, tiny_config("train.epochs=1"), tmp_path / "run", progress=False)
+    (tmp_path / "run" / "last.npz").write_bytes((tmp_path / "run" / "best.npz").read_bytes())
+    with pytest.raises(DrivenetError, match="last.npz.*training state"):
+        train_run(cache_path, tiny_config("train.epochs=2"), tmp_path / "run", resume=True, progress=False)
+
+
+def test_resume_with_a_garbled_metrics_file_is_a_clear_error(cache_path, tmp_path):
+    train_run(cache_path, tiny_config("train.epochs=1"), tmp_path / "run", progress=False)
+    path = tmp_path / "run" / "metrics.csv"
+    header, row = path.read_text().splitlines()
+    path.write_text(f"{header}\n{row.replace(row.split(',')[1], 'oops', 1)}\n")
+    with pytest.raises(DrivenetError, match="metrics.csv.*row 2"):
+        train_run(cache_path, tiny_config("train.epochs=2"), tmp_path / "run", resume=True, progress=False)
+
+
+@pytest.mark.parametrize("change", ["model.hidden=[4]", "train.val_fraction=0.5", "data.motion_gaps=[2]"])
+def test_resume_refuses_settings_that_would_change_the_run(cache_path, tmp_path, change):
+    train_run(cache_path, tiny_config("train.epochs=1"), tmp_path / "run", progress=False)
+    with pytest.raises(DrivenetError, match=change.split("=")[0].replace(".", r"\.")):
+        train_run(cache_path, tiny_config(change), tmp_path / "run", resume=True, progress=False)
+    with pytest.raises(DrivenetError, match=change.split("=")[0].replace(".", r"\.")):
+        trainer.resume_config(tmp_path / "run", [change])
+
+
+def test_resume_accepts_schedule_and_augmentation_changes(cache_path, tmp_path):
+    train_run(cache_path, tiny_config("train.epochs=1"), tmp_path / "run", progress=False)
+    allowed = [
+        "train.epochs=2",
+        "train.lr=0.005",
+        "train.lr_decay=0.9",
+        "train.patience=3",
+        "augment.flip=true",
+    ]
+    config = trainer.resume_config(tmp_path / "run", allowed)
+    assert train_run(cache_path, config, tmp_path / "run", resume=True, progress=False).state.epoch == 2
+
+
+def test_a_run_remembers_the_raw_frame_size(cache_path, tmp_path):
+    train_run(cache_path, tiny_config("train.epochs=1"), tmp_path / "run", progress=False)
+    assert SteeringModel.load(tmp_path / "run" / "best.npz").frame_size == (48, 36)
+
+
+def test_the_run_folder_can_never_be_the_data(tmp_path):
+    recording = make_recording(tmp_path / "rec", frames=40)
+    for out in (recording, tmp_path):
+        with pytest.raises(DrivenetError, match="choose another output folder"):
+            train_run(recording, tiny_config(), out, force=True, progress=False)
+    assert len(list((recording / "IMG").iterdir())) == 40

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from rich.table import Table
 from drivenet.config import load_config
 from drivenet.data.cache import load_or_build
 from drivenet.errors import DrivenetError, cli_errors
-from drivenet.io import prepare_output_dir
+from drivenet.io import check_output_file, prepare_output_dir
 from drivenet.training.checkpoint import SteeringModel
 from drivenet.training.evaluate import predict_cache, score_model
 from drivenet.training.metrics import DIRECTIONS
@@ -94,15 +95,22 @@ def evaluate(
         str, typer.Option("--split", help="all frames, or val: only the model's held-out blocks.")
     ] = "all",
     straight_band: Annotated[
-        float | None, typer.Option("--straight-band", help="|steering| below this is straight.")
+        float | None, typer.Option("--straight-band", help="|steering| at most this is straight.")
     ] = None,
     smooth_window: Annotated[
         int | None, typer.Option("--smooth-window", help="Frames averaged for the smoothed labels.")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --plot file.")] = False,
 ) -> None:
     """RMSE, MAE, direction and turn-sign accuracy and correlation, beside predict-zero and predict-mean."""
     if split not in ("all", "val"):
         raise DrivenetError(f"--split {split}: expected all or val")
+    if straight_band is not None and straight_band < 0:
+        raise DrivenetError(f"--straight-band {straight_band}: must be 0 or more")
+    if smooth_window is not None and smooth_window < 0:
+        raise DrivenetError(f"--smooth-window {smooth_window}: must be 0 or more (0 or 1: no smoothing)")
+    if plot is not None:
+        check_output_file(plot, force)
     steering_model = SteeringModel.load(model)
     run_cfg = steering_model.config
     band = run_cfg["evaluate"]["straight_band"] if straight_band is None else straight_band
@@ -171,11 +179,21 @@ def predict(
     run_cfg = steering_model.config
     samples = collect_samples(images, run_cfg["data"])
     if overlay is not None:
-        prepare_output_dir(overlay, force)
-    results = predict_samples(steering_model, samples, overlay, run_cfg["evaluate"]["straight_band"])
+        prepare_output_dir(overlay, force, inputs=[model, *images])
+    skipped: list[tuple[Path, str]] = []
+    results = predict_samples(steering_model, samples, overlay, run_cfg["evaluate"]["straight_band"], skipped)
     if json_:
         typer.echo(json.dumps(list(results), indent=2))
-        return
+    else:
+        _print_predictions(results)
+    if skipped:
+        path, reason = skipped[0]
+        typer.echo(f"skipped {len(skipped)} unreadable image(s); first: {path}: {reason}", err=True)
+    if overlay is not None and not json_:
+        typer.echo(f"overlays in {overlay}")
+
+
+def _print_predictions(results: Iterable[dict[str, Any]]) -> None:
     for r in results:
         line = f"{r['path']}  {r['steering']:+.4f}  {r['direction']}"
         if "true" in r:
@@ -185,8 +203,6 @@ def predict(
                 SPARK[min(int(a * (len(SPARK) - 1) + 0.5), len(SPARK) - 1)] for a in r["activations"]
             )
         typer.echo(line)
-    if overlay is not None:
-        typer.echo(f"overlays in {overlay}")
 
 
 def plot(
@@ -197,8 +213,10 @@ def plot(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing OUT file.")] = False,
 ) -> None:
     """Learning curves of runs side by side, or `plot weights MODEL`: each hidden unit's input weights."""
+    check_output_file(out, force)
     if runs[0] == "weights" and not Path("weights").is_dir():  # `plot weights MODEL`
         if len(runs) != 2:
             raise DrivenetError("plot weights takes one model: drivenet plot weights MODEL --out w.png")

@@ -14,7 +14,7 @@ from drivenet.data.inspect import plot_histogram, plot_samples, summary_lines, w
 from drivenet.data.readers import read_from_config
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError, cli_errors
-from drivenet.io import prepare_output_dir, write_json
+from drivenet.io import check_output_file, prepare_output_dir, write_json
 
 Data = Annotated[list[Path], typer.Argument(help="Recording folders or log files (several are combined).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config; its data table is used.")]
@@ -51,8 +51,7 @@ def preprocess(
     settings = data_settings(config, set_, format, cameras, workers)
     if out.suffix != ".npz":
         raise DrivenetError(f"--out {out}: a cache file name must end in .npz")
-    if out.exists() and not force:
-        raise DrivenetError(f"{out} already exists; pass --force to overwrite it")
+    check_output_file(out, force)  # before the slow part; cache.save checks again
     transform = Preprocess.from_config(settings)
     read = read_from_config(data, settings, strict=strict)
     if len(read.frames) == 0:
@@ -80,7 +79,7 @@ def inspect(
 ) -> None:
     """Report on recordings without writing a cache: frames, steering, samples, missing files."""
     settings = data_settings(config, set_, format, cameras, workers)
-    folder = prepare_output_dir(out, force) if out is not None else None
+    folder = prepare_output_dir(out, force, inputs=data) if out is not None else None
     read = read_from_config(data, settings)
     cache, skipped = None, []
     if len(read.frames):

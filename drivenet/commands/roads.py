@@ -10,9 +10,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from drivenet.errors import DrivenetError, cli_errors
+from drivenet.io import check_output_file
 from drivenet.roads.demo import ALVINN_CONFIG, DemoPlan, run_demo
 from drivenet.roads.drive import ClosedLoop, drive_track
 from drivenet.roads.film import DriveFilm
+from drivenet.roads.renderer import Camera
 from drivenet.roads.synth import parse_size, write_recording
 from drivenet.training.checkpoint import SteeringModel
 
@@ -37,26 +39,43 @@ def synth(
     typer.echo(f"wrote {frames} frames of {size} to {out}: {log.name} + IMG/")
 
 
+def drive_camera(size: str | None, trained: tuple[int, int] | None, model_path: Path) -> Camera:
+    """The camera of a drive: the model's training frame size (320x160 if unknown), or --size if it agrees."""
+    if size is None:
+        return Camera(*trained) if trained is not None else Camera()
+    camera = parse_size(size)
+    if trained is not None and (camera.width, camera.height) != tuple(trained):
+        w, h = trained
+        raise DrivenetError(
+            f"--size {size}: {model_path} was trained on {w}x{h} frames; drop --size or pass --size {w}x{h}"
+        )
+    return camera
+
+
 def drive(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A checkpoint (best.npz of a run).")],
     km: Annotated[float, typer.Option("--km", help="Kilometres to drive.")] = 5.0,
     seed: Seed = 0,
     gif: Annotated[Path | None, typer.Option("--gif", help="Write an animated GIF of the drive.")] = None,
-    size: Size = "320x160",
+    size: Annotated[
+        str | None,
+        typer.Option("--size", help="Camera image size WIDTHxHEIGHT; default: the model's frame size."),
+    ] = None,
     speed: Annotated[float, typer.Option("--speed", help="Speed in m/s.")] = 10.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     force: Force = False,
 ) -> None:
     """Let a model steer a car on a road it has not seen; counts takeovers (> 1 m off the centre).
 
-    Render at the --size the model's training frames had.
+    The camera renders at the size of the model's training frames.
     """
     if km <= 0 or speed <= 0:
         raise DrivenetError(f"--km {km:g} and --speed {speed:g}: both must be positive")
-    if gif is not None and gif.exists() and not force:
-        raise DrivenetError(f"{gif} already exists; pass --force to overwrite it")
+    if gif is not None:
+        check_output_file(gif, force)
     model = SteeringModel.load(model_path)
-    loop = ClosedLoop(drive_track(km, seed), parse_size(size), seed, speed=speed)
+    camera = drive_camera(size, model.frame_size, model_path)
+    loop = ClosedLoop(drive_track(km, seed), camera, seed, speed=speed)
     film = DriveFilm(loop.track) if gif is not None else None
     report = loop.run(model.driver(), km, film)
     if film is not None and gif is not None:

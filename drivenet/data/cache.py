@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from drivenet.data.decode import decode_all, progress_bar
 from drivenet.data.frames import COLUMNS, Problem, count_kinds, no_usable_frames, raise_first
 from drivenet.data.readers import read_from_config
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
-from drivenet.io import check_kind, load_npz, save_npz
+from drivenet.io import check_kind, check_output_file, load_npz, save_npz
 
 KIND = "drivenet-steering-cache"
 VERSION = 1
@@ -36,11 +37,23 @@ class SteeringCache:
     def __len__(self) -> int:
         return len(self.steering)
 
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the raw camera frames; None for caches made before it was recorded."""
+        size = self.summary.get("frame_size")
+        return None if size is None else (int(size[0]), int(size[1]))
+
+    def centre_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The centre-camera frames among `rows`; all of them when the cache has no centre camera."""
+        rows = np.asarray(rows)
+        if "camera" not in self.frames:
+            return rows
+        centre = self.frames["camera"].to_numpy()[rows] == "center"
+        return rows[centre] if np.any(centre) else rows
+
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Write the cache as one `.npz`, atomically; an existing file needs `force`."""
-        path = Path(path)
-        if path.exists() and not force:
-            raise DrivenetError(f"{path} already exists; pass --force to overwrite it")
+        path = check_output_file(path, force)
         arrays = {"images": self.images, "steering": self.steering.astype(np.float32)}
         for column in COLUMNS:
             if column != "steering":
@@ -60,7 +73,12 @@ class SteeringCache:
     def load(cls, path: str | Path) -> SteeringCache:
         """Read a cache written by `save` (or `drivenet preprocess`)."""
         arrays, meta = load_npz(path)
-        check_kind(path, meta, KIND, VERSION, "make one with `drivenet preprocess DATA --out CACHE`")
+        remedy = "make one with `drivenet preprocess DATA --out CACHE`"
+        check_kind(path, meta, KIND, VERSION, remedy)
+        names = ["images", "steering", *(f"frame_{c}" for c in COLUMNS if c != "steering")]
+        missing = [name for name in names if name not in arrays]
+        if missing:
+            raise DrivenetError(f"{path}: incomplete cache, no {', '.join(missing)} array; {remedy}")
         steering = arrays["steering"].astype(np.float32)
         table = {c: arrays[f"frame_{c}"] for c in COLUMNS if c != "steering"}
         frames = pd.DataFrame({**table, "steering": steering}, columns=list(COLUMNS))
@@ -71,8 +89,11 @@ class SteeringCache:
         )
 
 
-def summarize(frames: pd.DataFrame, problems: Sequence[Problem]) -> dict[str, Any]:
-    """Counts for people: frames kept per recording and camera, skipped by kind, steering histogram."""
+def summarize(
+    frames: pd.DataFrame, problems: Sequence[Problem], frame_size: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """Counts for people: frames kept per recording and camera, skipped by kind, steering histogram, and
+    the raw frame size (width, height) of the first frame."""
     steering = frames["steering"].to_numpy(dtype=np.float32)
     counts, _ = np.histogram(np.clip(steering, -1, 1), bins=HIST_EDGES)
     return {
@@ -82,6 +103,7 @@ def summarize(frames: pd.DataFrame, problems: Sequence[Problem]) -> dict[str, An
         "skipped": count_kinds(problems),
         "near_zero_share": float(np.mean(np.abs(steering) < NEAR_ZERO)) if len(steering) else 0.0,
         "histogram": {"edges": [round(float(e), 3) for e in HIST_EDGES], "counts": counts.tolist()},
+        "frame_size": None if frame_size is None else list(frame_size),
     }
 
 
@@ -112,26 +134,25 @@ def build_cache(
         images, frames = images[keep], frames[keep]
     frames = frames.reset_index(drop=True)
     steering = frames["steering"].to_numpy(dtype=np.float32)
-    cache = SteeringCache(images, steering, frames, preprocess, summarize(frames, [*problems, *skipped]))
+    with Image.open(frames["path"].iloc[0]) as first:  # read without decoding: the header gives the size
+        size = first.size
+    summary = summarize(frames, [*problems, *skipped], size)
+    cache = SteeringCache(images, steering, frames, preprocess, summary)
     return cache, skipped
 
 
 def load_or_build(
-    source: str | Path | Sequence[str | Path],
-    data_cfg: Mapping[str, Any],
-    workers: int | None = None,
-    strict: bool = False,
-    progress: bool = False,
+    source: str | Path | Sequence[str | Path], data_cfg: Mapping[str, Any], progress: bool = False
 ) -> SteeringCache:
     """Load a `.npz` cache (its stored transform wins), or read and preprocess recordings in memory."""
     sources = [Path(source)] if isinstance(source, (str, Path)) else [Path(s) for s in source]
     if len(sources) == 1 and sources[0].suffix == ".npz":
         return SteeringCache.load(sources[0])
-    read = read_from_config(sources, data_cfg, strict=strict)
+    read = read_from_config(sources, data_cfg)
     if len(read.frames) == 0:
         raise no_usable_frames(sources, read.problems)
-    workers = int(data_cfg.get("workers", 2)) if workers is None else workers
+    workers = int(data_cfg.get("workers", 2))
     cache, _ = build_cache(
-        read.frames, Preprocess.from_config(data_cfg), workers, strict, progress, read.problems
+        read.frames, Preprocess.from_config(data_cfg), workers, progress=progress, problems=read.problems
     )
     return cache

@@ -56,9 +56,6 @@ class SteeringDataset:
         self.labels = augment.smooth_labels(cache.frames, int(self.cfg["smooth_window"]))
         self.earlier = earlier_rows(cache.frames, motion_gaps)
 
-    def __len__(self) -> int:
-        return len(self.indices)
-
     def epoch_indices(self) -> np.ndarray:
         """This epoch's frames: near-zero frames thinned out, then shuffled."""
         cfg, labels = self.cfg, self.labels[self.indices]
@@ -89,11 +86,3 @@ class SteeringDataset:
             steering = self.labels[rows].copy()
             self.augment(images, steering)
             yield self.cache.preprocess.to_inputs(images), steering
-
-    def inputs(self) -> np.ndarray:
-        """Un-augmented inputs of all frames, in index order, float32 (N, D)."""
-        return self.cache.preprocess.to_inputs(clips(self.cache.images, self.indices, self.earlier))
-
-    def targets(self) -> np.ndarray:
-        """Recorded (un-smoothed) steering of all frames, float32 (N,)."""
-        return self.cache.steering[self.indices].astype(np.float32)

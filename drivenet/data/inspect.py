@@ -12,7 +12,7 @@ from PIL import Image
 
 from drivenet.data.cache import NEAR_ZERO
 from drivenet.data.frames import Problem
-from drivenet.io import atomic_write, write_text
+from drivenet.io import save_figure, write_text
 
 BAR = 40  # characters of the longest histogram bar
 
@@ -42,11 +42,6 @@ def summary_lines(summary: dict[str, Any], problems: Sequence[Problem], limit: i
     share = 100 * summary["near_zero_share"]
     lines.append(f"near-zero steering (|s| < {NEAR_ZERO}): {share:.1f}% of frames")
     return lines
-
-
-def save_figure(figure: Any, path: Path) -> Path:
-    """Write a matplotlib figure as PNG, atomically."""
-    return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
 
 
 def plot_histogram(steering: np.ndarray, path: Path, near_zero: float = NEAR_ZERO) -> Path:

@@ -67,11 +67,6 @@ class Preprocess:
         """(H, W, C) of one preprocessed image."""
         return (self.height, self.width, self.channels)
 
-    @property
-    def size(self) -> int:
-        """Inputs per image, H * W * C."""
-        return self.height * self.width * self.channels
-
     def draft_size(self, full: tuple[int, int]) -> tuple[int, int]:
         """The smallest decoded size whose cropped part still holds `width` x `height` pixels."""
         keep = 1.0 - self.crop_top - self.crop_bottom

@@ -21,6 +21,12 @@ def _steering(steering: np.ndarray) -> np.ndarray:
     return np.asarray(steering, dtype=np.float64).reshape(-1)
 
 
+def direction(steering: np.ndarray, straight_band: float) -> np.ndarray:
+    """-1 (left) where s < -band, +1 (right) where s > band, 0 (straight) where |s| <= band."""
+    s = np.asarray(steering)
+    return np.where(s < -straight_band, -1, np.where(s > straight_band, 1, 0))
+
+
 class ScalarEncoding:
     """One output unit that is the steering itself; trained with MSE.
 
@@ -101,21 +107,22 @@ class BumpEncoding:
 class ClassEncoding:
     """Three classes, left (0), straight (1) and right (2), trained with softmax cross-entropy.
 
-    |steering| <= straight_band is straight. Decoding maps the most likely class to -1, 0 or +1 times
-    `magnitude`.
+    The class is `direction(steering, straight_band) + 1` (|steering| <= straight_band is straight).
+    Decoding maps the most likely class to -1, 0 or +1 times `magnitude`, 0 < magnitude <= 1.
     """
 
     n_outputs = 3
     output_activation = None
 
     def __init__(self, straight_band: float = 0.05, magnitude: float = 0.5) -> None:
+        if not 0 < magnitude <= 1:
+            raise ValueError(f"class magnitude must be in (0, 1] to keep steering in [-1, 1]: {magnitude}")
         self.straight_band = straight_band
         self.magnitude = magnitude
         self.loss = SoftmaxCrossEntropy()
 
     def encode(self, steering: np.ndarray) -> np.ndarray:
-        s = _steering(steering)
-        return np.where(s < -self.straight_band, 0, np.where(s > self.straight_band, 2, 1)).astype(np.int64)
+        return (direction(_steering(steering), self.straight_band) + 1).astype(np.int64)
 
     def decode(self, outputs: np.ndarray) -> np.ndarray:
         return ((np.argmax(outputs, axis=1) - 1) * self.magnitude).astype(np.float32)
@@ -143,4 +150,3 @@ def encoding_from_spec(spec: dict[str, Any]) -> Encoding:
         return ENCODINGS[name](**args)
     except (TypeError, ValueError) as err:
         raise DrivenetError(f"invalid {name} encoding settings {args} ({err})") from None
-

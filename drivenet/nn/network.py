@@ -82,10 +82,6 @@ class MLP:
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]
 
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad.fill(0)
-
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Outputs for many inputs, computed `batch_size` rows at a time to bound memory.
 

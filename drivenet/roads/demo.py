@@ -59,7 +59,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run every step into `out`; returns the headline figures and where each output is."""
     config = demo_config(config_path, plan.epochs)
-    out = prepare_output_dir(out, force)
+    out = prepare_output_dir(out, force, inputs=[config_path])
     clock = time.perf_counter()
 
     def step(text: str) -> None:

@@ -3,7 +3,7 @@
 When the car strays more than `takeover_offset` metres from the lane centre, a safety driver takes
 over and puts it back on the centre line. NVIDIA scored its PilotNet drives by the share of time the
 car was not being helped, charging 6 seconds per intervention:
-autonomy = (1 - takeovers · 6 s / elapsed s) · 100.
+autonomy = max(0, 1 - takeovers · 6 s / elapsed s) · 100.
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ LOOK_EVERY = 250.0  # metres of road with one appearance before the light and co
 
 
 def autonomy(takeovers: int, seconds: float) -> float:
-    """NVIDIA's autonomy figure in percent: (1 - takeovers · 6 / seconds) · 100."""
-    return (1.0 - takeovers * SECONDS_PER_TAKEOVER / seconds) * 100.0 if seconds > 0 else 100.0
+    """NVIDIA's autonomy figure in percent: max(0, 1 - takeovers · 6 / seconds) · 100.
+
+    Clamped at 0: more than one takeover per 6 s means the car was helped all the time, not less.
+    """
+    return max(0.0, 1.0 - takeovers * SECONDS_PER_TAKEOVER / seconds) * 100.0 if seconds > 0 else 100.0
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ colour) and the run's resolved config. `last.npz` also holds the optimizer state
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +47,12 @@ def encoding_from_config(config: Config) -> Encoding:
         except ValueError as err:
             raise DrivenetError(f"model.outputs = {model_cfg['outputs']}: {err}") from None
     if kind == "classes":
-        return ClassEncoding(config["evaluate"]["straight_band"], model_cfg["class_magnitude"])
+        try:
+            return ClassEncoding(config["evaluate"]["straight_band"], model_cfg["class_magnitude"])
+        except ValueError:
+            raise DrivenetError(
+                f"model.class_magnitude = {model_cfg['class_magnitude']}: must be above 0 and at most 1"
+            ) from None
     raise DrivenetError(f"model.encoding = {kind!r}: expected scalar, bump or classes")
 
 
@@ -57,6 +61,7 @@ class SteeringModel:
     """A network plus the two maps around it: preprocessing in front, steering decoding behind.
 
     With `motion_gaps` (g_1, ..., g_m) the network reads clips: each frame with the frames g_j earlier.
+    `meta` holds the run's config, `frame_size` and what `save` was given (epoch, training state...).
     """
 
     net: MLP
@@ -70,6 +75,12 @@ class SteeringModel:
         """(H, W, (1 + m) * C) of one clip (of one image when there are no motion gaps)."""
         height, width, channels = self.preprocess.shape
         return (height, width, channels * (1 + len(self.motion_gaps)))
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the raw camera frames it was trained on; None when not recorded."""
+        size = self.meta.get("frame_size")
+        return None if size is None else (int(size[0]), int(size[1]))
 
     @classmethod
     def build(cls, config: Config, preprocess: Preprocess) -> SteeringModel:
@@ -122,7 +133,7 @@ class SteeringModel:
                 f"{self.input_shape} (H, W, C); preprocess them with the model's own settings"
             )
         chunks = [
-            self.net.predict(self.preprocess.to_inputs(images[i : i + batch_size]).astype(self.net.dtype))
+            self.net.forward(self.preprocess.to_inputs(images[i : i + batch_size]))
             for i in range(0, len(images), batch_size)
         ]
         if not chunks:
@@ -144,17 +155,12 @@ class SteeringModel:
         It remembers the last max(motion_gaps) frames, so a motion model sees the same clips in
         closed loop as in training (the first frame standing in for those before it).
         """
-        history: deque[np.ndarray] = deque(maxlen=max(self.motion_gaps, default=0) + 1)
+        stream = ClipStream(self)
 
         def steer(frame: np.ndarray) -> float:
-            history.append(self.images_from_frames([frame])[0])
-            return float(self.steer_inputs(self.clips(np.stack(history)))[-1])
+            return float(self.steer_inputs(stream.clips(self.images_from_frames([frame])))[0])
 
         return steer
-
-    @property
-    def epoch(self) -> int:
-        return int(self.meta.get("epoch", 0))
 
     @property
     def config(self) -> Config:
@@ -199,13 +205,30 @@ class SteeringModel:
         return load_checkpoint(path)[0]
 
 
+class ClipStream:
+    """Clips of a stream of consecutive preprocessed images, given a few at a time: it remembers the
+    last max(motion_gaps) images, so each clip is the one `SteeringModel.clips` makes of the whole stream."""
+
+    def __init__(self, model: SteeringModel) -> None:
+        self.model = model
+        self.reach = max(model.motion_gaps, default=0)
+        self.recent = np.zeros((0, *model.preprocess.shape), dtype=np.uint8)
+
+    def clips(self, images: np.ndarray) -> np.ndarray:
+        """The clips of the next images uint8 (n, H, W, C) of the stream."""
+        stream = np.concatenate([self.recent, images])
+        self.recent = stream[max(len(stream) - self.reach, 0) :]
+        return self.model.clips(stream)[len(stream) - len(images) :]
+
+
 def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | None]:
     """(model, optimizer state or None) from a checkpoint written by `SteeringModel.save`."""
     path = Path(path)
     arrays, meta = load_npz(path)
     check_kind(path, meta, KIND, VERSION, "pass best.npz or last.npz of a run made by this drivenet")
     try:
-        net = MLP.from_spec(meta["architecture"])
+        weights = [a for k, a in arrays.items() if k.startswith(NET_PREFIX)]
+        net = MLP.from_spec(meta["architecture"], weights[0].dtype if weights else np.float32)
         encoding = encoding_from_spec(meta["encoding"])
         preprocess = Preprocess.from_dict(meta["preprocess"])
         gaps = tuple(int(gap) for gap in meta.get("motion_gaps", []))

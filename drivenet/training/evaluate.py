@@ -20,12 +20,7 @@ from drivenet.training.metrics import rmse, steering_metrics
 
 def evaluation_frames(cache: SteeringCache, indices: np.ndarray | None = None) -> np.ndarray:
     """Indices of the frames to evaluate on: `indices` (or all), centre camera only when the cache has one."""
-    idx = np.arange(len(cache.steering)) if indices is None else np.asarray(indices)
-    if "camera" in cache.frames:
-        cameras = cache.frames["camera"].to_numpy()[idx]
-        if np.any(cameras == "center"):
-            idx = idx[cameras == "center"]
-    return idx
+    return cache.centre_rows(np.arange(len(cache.steering)) if indices is None else np.asarray(indices))
 
 
 def score(

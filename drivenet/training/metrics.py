@@ -1,9 +1,10 @@
 """Steering metrics on arrays of predicted and true steering (both float, negative = left).
 
 - RMSE = sqrt(mean((p - t)^2)), MAE = mean(|p - t|).
-- Direction: left if s <= -band, right if s >= band, else straight; accuracy = share of frames whose
-  predicted direction equals the true one (with per-direction recall).
-- Turn sign accuracy: on frames that really turn (|t| >= band), the share with sign(p) == sign(t).
+- Direction: left if s < -band, right if s > band, straight if |s| <= band (`drivenet.nn.encoding.direction`,
+  the same classes as the classes encoding); accuracy = share of frames whose predicted direction equals
+  the true one (with per-direction recall).
+- Turn sign accuracy: on frames that really turn (|t| > band), the share with sign(p) == sign(t).
 - Correlation: Pearson's r between p and t (undefined, reported as None, when either is constant).
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from drivenet.nn.encoding import direction
 
 DIRECTIONS = ("left", "straight", "right")
 
@@ -22,12 +25,6 @@ def rmse(pred: np.ndarray, true: np.ndarray) -> float:
 
 def mae(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.mean(np.abs(np.asarray(pred, np.float64) - true)))
-
-
-def direction(steering: np.ndarray, band: float) -> np.ndarray:
-    """-1 (left), 0 (straight) or +1 (right) for each steering value."""
-    steering = np.asarray(steering)
-    return np.where(steering <= -band, -1, np.where(steering >= band, 1, 0))
 
 
 def direction_name(steering: float, band: float) -> str:
@@ -48,7 +45,7 @@ def direction_recall(pred: np.ndarray, true: np.ndarray, band: float) -> dict[st
 
 
 def turn_sign_accuracy(pred: np.ndarray, true: np.ndarray, band: float) -> float | None:
-    turning = np.abs(true) >= band
+    turning = direction(true, band) != 0
     if not np.any(turning):
         return None
     return float(np.mean(np.sign(pred[turning]) == np.sign(true[turning])))

@@ -5,7 +5,6 @@ Figures are drawn with matplotlib's object API (no pyplot, no display needed) an
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -15,17 +14,13 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image, ImageDraw
 
 from drivenet.errors import DrivenetError
-from drivenet.io import atomic_write
+from drivenet.io import save_figure
 from drivenet.training.checkpoint import SteeringModel
 from drivenet.training.metrics import direction_name
+from drivenet.training.trainer import read_history
 
 MAX_UNITS = 100  # hidden units drawn by plot_weights
 PRED_COLOUR, TRUE_COLOUR = (255, 80, 40), (40, 220, 90)
-
-
-def save_figure(fig: Figure, out: str | Path) -> Path:
-    """Write a figure as PNG, atomically."""
-    return atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
 
 
 def read_metrics(run: str | Path) -> dict[str, np.ndarray]:
@@ -33,14 +28,10 @@ def read_metrics(run: str | Path) -> dict[str, np.ndarray]:
     path = Path(run) / "metrics.csv"
     if not path.is_file():
         raise DrivenetError(f"{run}: no metrics.csv; pass a run folder written by `drivenet train`")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_history(path)
     if not rows:
         raise DrivenetError(f"{path}: no epoch finished yet; train longer or resume the run")
-    try:
-        return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]}
-    except (TypeError, ValueError) as err:
-        raise DrivenetError(f"{path}: unreadable metrics ({err}); re-run the training") from None
+    return {key: np.array([row[key] for row in rows]) for key in rows[0]}
 
 
 def plot_curves(runs: list[Path], out: str | Path) -> Path:

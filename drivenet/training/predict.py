@@ -1,6 +1,7 @@
 """Steer on camera images: raw frames in, the model's own preprocessing applied, steering out.
 
 Sources are image files, folders of images, or recording folders (whose logs give the true steering).
+Images that cannot be read are skipped and listed, as when a cache is built.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from drivenet.data.readers import read_from_config
+from drivenet.data.readers import IMAGE_SUFFIXES, ReadOptions, read_from_config
+from drivenet.data.readers.detect import detect_folder
 from drivenet.errors import DrivenetError
 from drivenet.io import atomic_write
 from drivenet.nn import BumpEncoding
-from drivenet.training.checkpoint import SteeringModel
+from drivenet.training.checkpoint import ClipStream, SteeringModel
 from drivenet.training.metrics import direction_name
 from drivenet.training.plots import overlay
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 CHUNK = 256  # frames decoded at a time
 
 
@@ -41,7 +42,7 @@ def collect_samples(paths: Sequence[str | Path], data_cfg: dict[str, Any]) -> li
             samples.append(Sample(path))
         elif path.is_dir():
             images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if images and not _is_recording(path):
+            if images and detect_folder(path, ReadOptions()) is None:
                 samples += [Sample(p) for p in images]
                 continue
             frames = read_from_config([path], {**data_cfg, "cameras": "center"}).frames
@@ -56,39 +57,43 @@ def collect_samples(paths: Sequence[str | Path], data_cfg: dict[str, Any]) -> li
     return samples
 
 
-def _is_recording(folder: Path) -> bool:
-    """Whether a folder holds a driving log next to its images."""
-    names = ("driving_log.csv", "data.txt", "manifest.json")
-    return any((folder / name).exists() for name in names) or any(folder.glob("*.csv"))
-
-
-def read_frame(path: Path) -> np.ndarray:
-    """An image file as uint8 (h, w, 3) RGB; DrivenetError when it cannot be read."""
+def read_frame(path: Path) -> np.ndarray | str:
+    """An image file as uint8 (h, w, 3) RGB, or the reason it cannot be read."""
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise DrivenetError(
-            f"{path}: cannot read this image ({err}); pass JPEG or PNG camera frames"
-        ) from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as err:
+        return f"cannot read this image ({err})"
 
 
 def predict_samples(
-    model: SteeringModel, samples: Sequence[Sample], overlay_dir: Path | None = None, band: float = 0.05
+    model: SteeringModel,
+    samples: Sequence[Sample],
+    overlay_dir: Path | None = None,
+    band: float = 0.05,
+    skipped: list[tuple[Path, str]] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """For each sample: path, steering, direction, true steering (when known) and, for a bump model, the
     output activations; with `overlay_dir`, also writes the frame with the steering drawn on it.
-    A motion model reads the samples as consecutive frames, each with the ones before it."""
+    A motion model reads the samples as consecutive frames, each with the ones before it.
+
+    Unreadable images are left out and appended to `skipped` as (path, reason); DrivenetError when
+    none can be read."""
     bump = isinstance(model.encoding, BumpEncoding)
     used: set[str] = set()
-    reach = max(model.motion_gaps, default=0)
-    history = np.zeros((0, *model.preprocess.shape), dtype=np.uint8)  # the last `reach` images seen
+    stream = ClipStream(model)
+    unread: list[tuple[Path, str]] = []
     for start in range(0, len(samples), CHUNK):
-        chunk = samples[start : start + CHUNK]
-        frames = [read_frame(s.path) for s in chunk]
-        images = np.concatenate([history, model.images_from_frames(frames)])
-        outputs = model.outputs(model.clips(images)[len(history) :])
-        history = images[len(images) - reach :]
+        read = [(s, read_frame(s.path)) for s in samples[start : start + CHUNK]]
+        bad = [(s.path, frame) for s, frame in read if isinstance(frame, str)]
+        unread += bad
+        if skipped is not None:
+            skipped += bad
+        readable = [(s, frame) for s, frame in read if not isinstance(frame, str)]
+        if not readable:
+            continue
+        chunk, frames = zip(*readable, strict=True)
+        outputs = model.outputs(stream.clips(model.images_from_frames(frames)))
         steering = model.encoding.decode(outputs)
         for sample, frame, value, activations in zip(chunk, frames, steering, outputs, strict=True):
             result: dict[str, Any] = {
@@ -107,6 +112,12 @@ def predict_samples(
                     atomic_write(overlay_dir / name, lambda tmp, p=picture: p.save(tmp, "PNG"))
                 )
             yield result
+    if unread and len(unread) == len(samples):
+        path, reason = unread[0]
+        raise DrivenetError(
+            f"none of the {len(samples)} images could be read; first: {path}: {reason}; "
+            "pass JPEG or PNG camera frames"
+        )
 
 
 def _unique_name(path: Path, used: set[str]) -> str:

@@ -34,7 +34,7 @@ from drivenet.data.dataset import SteeringDataset
 from drivenet.data.split import block_split
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
-from drivenet.io import prepare_output_dir, write_text
+from drivenet.io import check_output_dir, prepare_output_dir, write_text
 from drivenet.nn import SGD, Adam
 from drivenet.training.checkpoint import SteeringModel, load_checkpoint
 from drivenet.training.metrics import steering_metrics
@@ -50,6 +50,10 @@ METRIC_COLUMNS = (
     "lr",
     "seconds",
 )
+
+
+# settings that may change when a run resumes: its schedule and its augmentation (a section name: all keys)
+RESUMABLE = ("train.epochs", "train.patience", "train.lr", "train.lr_decay", "augment")
 
 
 class TrainingDiverged(DrivenetError):
@@ -143,8 +147,7 @@ def train_step(model: SteeringModel, optimizer: Adam | SGD, x: np.ndarray, steer
     """One gradient step on a batch; returns the batch loss (before the update)."""
     outputs = model.net.forward(x.astype(model.net.dtype, copy=False))
     loss, grad = model.encoding.loss(outputs, model.encoding.encode(steering))
-    optimizer.zero_grad()
-    model.net.backward(grad)
+    model.net.backward(grad)  # overwrites every .grad, so there is nothing to zero first
     optimizer.step()
     return float(loss)
 
@@ -163,13 +166,33 @@ def data_fingerprint(cache: SteeringCache) -> dict[str, Any]:
 
 
 def resume_config(out: str | Path, overrides: list[str]) -> Config:
-    """The config of an existing run folder, with `--set` overrides (e.g. more epochs) applied."""
+    """The config of an existing run folder, with `--set` overrides of RESUMABLE keys applied."""
     path = Path(out) / "config.toml"
     if not path.is_file():
         raise DrivenetError(
             f"{out}: no config.toml here, so there is no run to resume; start it without --resume"
         )
+    for override in overrides:
+        check_resumable(override.partition("=")[0].strip())
     return load_config(path, overrides)
+
+
+def check_resumable(key: str) -> None:
+    """Refuse to change `section.key` on resume unless it is in RESUMABLE."""
+    section = key.partition(".")[0]
+    if key not in RESUMABLE and section not in RESUMABLE:
+        raise DrivenetError(
+            f"{key} cannot change when a run resumes (only {', '.join(RESUMABLE)}); "
+            "start a new run with --out for other settings"
+        )
+
+
+def check_same_run(config: Config, saved: Config) -> None:
+    """Refuse a resume config that differs from the run's saved one outside RESUMABLE."""
+    for section, values in saved.items():
+        for key, value in values.items():
+            if config.get(section, {}).get(key) != value:
+                check_resumable(f"{section}.{key}")
 
 
 @contextlib.contextmanager
@@ -193,13 +216,19 @@ def ctrl_c_between_batches() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def read_history(path: Path, upto_epoch: int) -> list[dict[str, float]]:
-    """Rows of an existing metrics.csv, up to and including `upto_epoch`."""
-    if not path.is_file():
-        return []
+def read_history(path: Path) -> list[dict[str, float]]:
+    """The rows of a metrics.csv as floats; DrivenetError naming the row when a value is not a number."""
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
-    return [row for row in rows if row["epoch"] <= upto_epoch]
+        rows = list(csv.DictReader(fh))
+    history = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            history.append({k: float(v) for k, v in row.items()})
+        except (TypeError, ValueError):
+            raise DrivenetError(
+                f"{path}, row {line}: not a number in {row}; restore the file or start the run again"
+            ) from None
+    return history
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
@@ -235,14 +264,13 @@ def expected_batches(labels: np.ndarray, augment_cfg: dict[str, Any], batch_size
 
 def split_frames(cache: SteeringCache, train_cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Train and validation indices: contiguous blocks (`train.split_block` moments, 0 for a single block of
-    `train.val_fraction`); validation uses the centre camera only."""
+    `train.val_fraction`); validation uses the centre camera only (when there is one)."""
     block = train_cfg["split_block"]
     if block == 0:  # one contiguous block of val_fraction of each recording
         longest = int(cache.frames.groupby("recording")["frame"].nunique().max())
         block = max(1, math.ceil(train_cfg["val_fraction"] * longest))
     train_idx, val_idx = block_split(cache.frames, train_cfg["val_fraction"], block, train_cfg["split_seed"])
-    if "camera" in cache.frames:
-        val_idx = val_idx[cache.frames["camera"].to_numpy()[val_idx] == "center"]
+    val_idx = cache.centre_rows(val_idx)
     if len(train_idx) == 0 or len(val_idx) == 0:
         raise DrivenetError(
             f"{len(cache.steering)} frames split into {len(train_idx)} training and {len(val_idx)} "
@@ -262,10 +290,14 @@ def _start(
         if not (out / "last.npz").is_file():
             raise DrivenetError(f"{out}: no last.npz to resume from; start the run without --resume")
         model, optimizer_state = load_checkpoint(out / "last.npz")
-    elif out.exists() and any(out.iterdir()) and not force:
-        raise DrivenetError(
-            f"{out} already exists and is not empty; pass --force to overwrite it or --resume"
-        )
+        if "train_state" not in model.meta or optimizer_state is None:
+            raise DrivenetError(
+                f"{out / 'last.npz'}: no training state (is it a copy of best.npz?); "
+                "restore the last.npz that training wrote, or start the run again"
+            )
+        check_same_run(config, model.config)
+    else:
+        check_output_dir(out, force, inputs=[source])  # before the slow part: loading the data
     cache = load_or_build(source, config["data"], progress=progress)
     if resume:
         model.check_images(cache.preprocess, source)
@@ -282,8 +314,9 @@ def _start(
             f"for {wanted.to_dict()}; re-run `drivenet preprocess` with this config or train on the recording"
         )
     model = SteeringModel.build(config, cache.preprocess)
-    prepare_output_dir(out, force)
+    prepare_output_dir(out, force, inputs=[source])
     model.meta["data"] = data_fingerprint(cache)
+    model.meta["frame_size"] = cache.frame_size
     return cache, model, None, TrainState()
 
 
@@ -306,7 +339,8 @@ def train_run(
     optimizer = make_optimizer(model.net.parameters(), train_cfg)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
-    history = read_history(out / "metrics.csv", state.epoch)
+    past = read_history(out / "metrics.csv") if resume and (out / "metrics.csv").is_file() else []
+    history = [row for row in past if row["epoch"] <= state.epoch]
     write_text(out / "config.toml", to_toml(config))
     write_history(out / "metrics.csv", history)
 

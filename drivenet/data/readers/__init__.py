@@ -9,7 +9,7 @@ from typing import Any
 from drivenet.data.frames import ReadResult, combine, raise_first
 from drivenet.data.readers.detect import FORMATS, find_recordings
 from drivenet.data.readers.donkey import read_donkey
-from drivenet.data.readers.finder import ReadOptions
+from drivenet.data.readers.finder import IMAGE_SUFFIXES, ReadOptions
 from drivenet.data.readers.plaincsv import read_plain_csv
 from drivenet.data.readers.sully import read_sully
 from drivenet.data.readers.udacity import read_udacity
@@ -71,4 +71,4 @@ def read_from_config(
     return read_recordings(paths, **{k: data_config[k] for k in keys if k in data_config}, strict=strict)
 
 
-__all__ = ["FORMATS", "READERS", "ReadOptions", "read_from_config", "read_recordings"]
+__all__ = ["FORMATS", "IMAGE_SUFFIXES", "READERS", "ReadOptions", "read_from_config", "read_recordings"]

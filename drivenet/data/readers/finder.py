@@ -11,7 +11,7 @@ from pathlib import Path
 from drivenet.data.frames import Problem, ReadResult, make_frames
 
 IMAGE_FOLDERS = ("IMG", "images", "")  # where recordings keep their frames, relative to the recording
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")  # image files drivenet reads, lower case
 
 
 @dataclass(frozen=True)
@@ -70,12 +70,13 @@ def parse_steering(
     Without `degrees_per_unit` the text must already be in [-1, 1]; with it, the text is a steering-wheel
     angle in degrees, divided by `degrees_per_unit` and clipped to [-1, 1].
     """
+    clean = str(text).strip()
     try:
-        value = float(str(text).strip())
+        value = float(clean)
     except ValueError:
-        return Problem(str(file), row, f"steering {text!r} is not a number", "bad steering")
+        return Problem(str(file), row, f"steering {clean!r} is not a number", "bad steering")
     if not math.isfinite(value):
-        return Problem(str(file), row, f"steering {text!r} is not a finite number", "bad steering")
+        return Problem(str(file), row, f"steering {clean!r} is not a finite number", "bad steering")
     if degrees_per_unit is not None:
         return max(-1.0, min(1.0, value / degrees_per_unit))
     if abs(value) > 1.0:
