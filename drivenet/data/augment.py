@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from drivenet.data.frames import sequences
+
 
 def flip(images: np.ndarray, steering: np.ndarray, rng: np.random.Generator) -> None:
     """Mirror a random half of the batch in place, negating its steering."""
@@ -57,10 +59,8 @@ def smooth_labels(frames: pd.DataFrame, window: int) -> np.ndarray:
     steering = frames["steering"].to_numpy(dtype=np.float32)
     if window <= 1:
         return steering.copy()
-    ordered = frames.assign(_row=np.arange(len(frames))).sort_values(["recording", "camera", "frame"])
-    smoothed = ordered.groupby(["recording", "camera"], sort=False)["steering"].transform(
-        lambda s: s.rolling(window, center=True, min_periods=1).mean()
-    )
     out = np.empty(len(frames), dtype=np.float32)
-    out[ordered["_row"].to_numpy()] = smoothed.to_numpy(dtype=np.float32)
+    for rows in sequences(frames):
+        run = pd.Series(steering[rows]).rolling(window, center=True, min_periods=1).mean()
+        out[rows] = run.to_numpy(dtype=np.float32)
     return out

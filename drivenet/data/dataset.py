@@ -16,15 +16,14 @@ import pandas as pd
 from drivenet.config import DEFAULTS
 from drivenet.data import augment
 from drivenet.data.cache import SteeringCache
+from drivenet.data.frames import sequences
 
 
 def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int]) -> np.ndarray:
     """int64 (N, len(gaps)): for each row, the row of the frame `gap` frames earlier in the same recording
     and camera, or of that recording's first frame when there is none so far back."""
     out = np.empty((len(frames), len(gaps)), dtype=np.int64)
-    ordered = frames.assign(_row=np.arange(len(frames))).sort_values(["recording", "camera", "frame"])
-    for _, group in ordered.groupby(["recording", "camera"], sort=False):
-        rows = group["_row"].to_numpy()
+    for rows in sequences(frames):
         for j, gap in enumerate(gaps):
             out[rows, j] = rows[np.maximum(np.arange(len(rows)) - gap, 0)]
     return out
@@ -52,9 +51,13 @@ class SteeringDataset:
         self.cache = cache
         self.indices = np.asarray(indices, dtype=np.int64)
         self.cfg = {**DEFAULTS["augment"], **augment_cfg}
-        self.rng = np.random.default_rng(seed)
+        self.reseed(seed)
         self.labels = augment.smooth_labels(cache.frames, int(self.cfg["smooth_window"]))
         self.earlier = earlier_rows(cache.frames, motion_gaps)
+
+    def reseed(self, seed: int) -> None:
+        """Start a new random stream for shuffling and augmentation (one per epoch, for exact resume)."""
+        self.rng = np.random.default_rng(seed)
 
     def epoch_indices(self) -> np.ndarray:
         """This epoch's frames: near-zero frames thinned out, then shuffled."""

@@ -68,6 +68,12 @@ def make_frames(
     )
 
 
+def sequences(frames: pd.DataFrame) -> list[np.ndarray]:
+    """The table's rows grouped by recording and camera, each group in frame order."""
+    ordered = frames.assign(_row=np.arange(len(frames))).sort_values(["recording", "camera", "frame"])
+    return [group["_row"].to_numpy() for _, group in ordered.groupby(["recording", "camera"], sort=False)]
+
+
 def empty_frames() -> pd.DataFrame:
     """A frame table with no rows."""
     return make_frames([], [], [], [], "")

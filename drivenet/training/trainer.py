@@ -356,6 +356,7 @@ def train_run(
         TextColumn("batches  loss {task.fields[loss]:.4f}"),
         TimeElapsedColumn(),
     )
+    dataset = SteeringDataset(cache, train_idx, config["augment"], motion_gaps=model.motion_gaps)
     status = "finished"
     with ctrl_c_between_batches() as stop_requested, Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("train", total=None, epoch=state.epoch + 1, loss=math.nan)
@@ -366,8 +367,7 @@ def train_run(
                     break
                 epoch = state.epoch + 1
                 optimizer.lr = train_cfg["lr"] * train_cfg["lr_decay"] ** (epoch - 1)
-                seed = epoch_seed(train_cfg["seed"], epoch)
-                dataset = SteeringDataset(cache, train_idx, config["augment"], seed, model.motion_gaps)
+                dataset.reseed(epoch_seed(train_cfg["seed"], epoch))
                 n_batches = expected_batches(dataset.labels[train_idx], config["augment"], batch_size)
                 bar.reset(task, total=n_batches, completed=state.batch, epoch=epoch, loss=math.nan)
                 batches = dataset.batches(batch_size)
