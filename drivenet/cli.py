@@ -1,10 +1,15 @@
-"""The `drivenet` command line: each command lives in a module of `drivenet.commands`."""
+"""The `drivenet` command line: each command lives in a module of `drivenet.commands`.
+
+`drivenet --help` imports every command module, so a command module imports only typer, rich and light
+drivenet modules at its top; numpy, pandas, matplotlib, PIL and anything that pulls them in are imported
+inside the command function that uses them (tests/test_cli_startup.py checks this).
+"""
 
 from __future__ import annotations
 
 import typer
 
-from drivenet.commands import engine, learn, network, preprocess, roads
+from drivenet.commands import engine, learn, network, preprocess, replay, roads, serve
 
 app = typer.Typer(
     name="drivenet",
@@ -15,13 +20,12 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _drivenet() -> None:
     """Learn, see and use backpropagation on a self-driving task."""
 
 
-for module in (engine, network, preprocess, learn, roads):
+for module in (engine, network, preprocess, learn, roads, replay, serve):
     module.register(app)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,17 @@ def check_output_file(path: str | Path, force: bool) -> Path:
     return path
 
 
+def file_mode(path: Path) -> int:
+    """The permission bits `open(path, "w")` leaves: an existing file keeps its own, a new one gets
+    0o666 less the user's umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp)` on a temporary file beside `path`, then rename it into place.
 
@@ -41,7 +54,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
     except OSError as err:
         raise DrivenetError(f"cannot write {path}: {err.strerror or err}; choose another path") from None
-    os.close(fd)
+    try:
+        os.fchmod(fd, file_mode(path))  # mkstemp makes 0600; the result gets the mode `open` would give
+    finally:
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
@@ -85,8 +101,9 @@ def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping[s
     return atomic_write(path, write)
 
 
-def load_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Load a file written by `save_npz`: (arrays, metadata). Never unpickles."""
+def load_npz(path: str | Path, skip: Collection[str] = ()) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Load a file written by `save_npz`: (arrays, metadata), without the arrays named in `skip` (read
+    them another way, e.g. as a memory map). Never unpickles."""
     path = Path(path)
     if not path.is_file():
         raise DrivenetError(f"{path}: no such file; check the path")
@@ -94,8 +111,8 @@ def load_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         raise DrivenetError(f"{path}: not an .npz file (empty, truncated or another format); re-create it")
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, EOFError) as err:
+            arrays = {name: data[name] for name in data.files if name not in skip}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # BadZipFile: a bad CRC
         raise DrivenetError(f"{path}: not a readable drivenet .npz file ({err}); re-create it") from None
     if META_KEY not in arrays:
         raise DrivenetError(f"{path}: has no drivenet metadata; was it written by drivenet?")

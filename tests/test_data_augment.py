@@ -9,6 +9,7 @@ import pytest
 from drivenet.config import DEFAULTS
 from drivenet.data import Preprocess, SteeringCache, SteeringDataset, augment
 from drivenet.data.frames import make_frames
+from drivenet.errors import DrivenetError
 
 OFF = {**DEFAULTS["augment"], "flip": False}
 
@@ -95,3 +96,79 @@ def test_dataset_drops_near_zero_frames(share: float) -> None:
     steering = np.r_[np.zeros(20), np.full(20, 0.4)].astype(np.float32)
     data = SteeringDataset(make_cache(40, steering), np.arange(40), {**OFF, "drop_zero_share": share}, seed=0)
     assert sum(len(y) for _, y in data.batches(8)) == (40 if share == 0 else 20)
+
+
+def colour_images(n: int, frames: int = 1, seed: int = 0) -> np.ndarray:
+    """Random mid-grey RGB clips (n, 8, 10, 3 * frames), away from 0 and 255 so nothing clips."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(90, 160, size=(n, 8, 10, 3 * frames)).astype(np.uint8)
+
+
+def test_channel_brightness_scales_each_channel_by_its_own_draw() -> None:
+    images = colour_images(2000, frames=2)
+    before = images.astype(np.float64)
+    augment.channel_jitter(images, np.random.default_rng(3), brightness=0.3, contrast=0.0, channels=3)
+    gain = images.mean(axis=(1, 2)) / before.mean(axis=(1, 2)) - 1  # (n, 6): frame 0 RGB, frame 1 RGB
+    np.testing.assert_allclose(gain[:, :3], gain[:, 3:], atol=0.01)  # a clip's frames share the draw
+    assert np.abs(gain).max() <= 0.3 + 0.01
+    assert gain.std() == pytest.approx(0.3 / np.sqrt(3), rel=0.1)  # uniform in [-0.3, 0.3]
+    assert abs(np.corrcoef(gain[:, 0], gain[:, 1])[0, 1]) < 0.1  # channels drawn independently
+
+
+def test_channel_contrast_scales_spread_and_keeps_the_mean() -> None:
+    images = colour_images(2000)
+    before = images.astype(np.float64)
+    augment.channel_jitter(images, np.random.default_rng(4), brightness=0.0, contrast=0.4, channels=3)
+    after = images.astype(np.float64)
+    np.testing.assert_allclose(after.mean(axis=(1, 2)), before.mean(axis=(1, 2)), atol=0.6)
+    change = after.std(axis=(1, 2)) / before.std(axis=(1, 2)) - 1
+    assert np.abs(change).max() <= 0.4 + 0.02
+    assert change.std() == pytest.approx(0.4 / np.sqrt(3), rel=0.1)
+
+
+def test_shadow_darkens_a_band_on_about_the_share_of_frames() -> None:
+    images = np.full((1000, 12, 16, 6), 200, np.uint8)  # clips of two RGB frames
+    augment.shadow(images, np.random.default_rng(5), share=0.3, darkness=0.6)
+    dark = images < 200
+    assert not np.any(images > 200)  # a shadow never brightens
+    assert np.array_equal(dark, np.broadcast_to(dark[..., :1], dark.shape))  # one mask for every channel
+    shaded = dark.any(axis=(1, 2, 3))
+    assert 250 < shaded.sum() < 350
+    factor = images[..., 0].astype(float) / 200
+    assert factor[dark[..., 0]].min() >= 0.4 - 0.01
+    assert factor[dark[..., 0]].std() > 0.05  # the darkness is drawn, not fixed
+    mask = dark[shaded, :, :, 0]
+
+    def convex(m: np.ndarray) -> bool:  # each row's and each column's dark pixels form one run
+        return all(
+            np.all(np.sum(np.diff(a.astype(int), axis=-1) == 1, axis=-1) + a[..., 0] <= 1) for a in (m, m.T)
+        )
+
+    assert all(convex(m) for m in mask)
+    top_to_bottom = mask[:, 0].any(axis=1) & mask[:, -1].any(axis=1)
+    side_to_side = mask[:, :, 0].any(axis=1) & mask[:, :, -1].any(axis=1)
+    assert top_to_bottom.mean() > 0.3 and side_to_side.mean() > 0.3  # bands along and across the road
+
+
+def test_vertical_shift_moves_rows_and_not_columns() -> None:
+    images = np.zeros((200, 9, 5, 1), np.uint8)
+    images[:, 4] = 255  # a bright row in the middle
+    augment.vertical_shift(images, np.random.default_rng(6), pixels=2)
+    bright = np.argmax(images[:, :, 2, 0] == 255, axis=1)
+    assert set(bright - 4) == {-2, -1, 0, 1, 2}
+    assert np.all(images.min(axis=2) == images.max(axis=2))  # every row still uniform
+
+
+def test_photometric_augmentations_leave_the_steering_alone() -> None:
+    cache = make_cache()
+    cfg = {**OFF, "vertical_pixels": 1, "channel_brightness": 0.3, "channel_contrast": 0.3, "shadow": 0.5}
+    data = SteeringDataset(cache, np.arange(40), cfg, seed=0)
+    plain = SteeringDataset(cache, np.arange(40), OFF, seed=0)
+    (x, y), (x0, y0) = next(data.batches(40)), next(plain.batches(40))
+    np.testing.assert_array_equal(y, y0)  # same order and labels: only pixels change
+    assert not np.allclose(x, x0)
+
+
+def test_an_even_smoothing_window_is_refused() -> None:
+    with pytest.raises(DrivenetError, match="augment.smooth_window = 4: .* odd"):
+        SteeringDataset(make_cache(), np.arange(40), {**OFF, "smooth_window": 4})

@@ -147,3 +147,67 @@ def test_a_cache_remembers_the_raw_frame_size(tmp_path: Path) -> None:
     raw = Image.open(next((rec / "IMG").iterdir())).size
     assert cache.frame_size == raw
     assert SteeringCache.load(cache.save(tmp_path / "c.npz")).frame_size == raw
+
+
+def big_cache(n: int, shape: tuple[int, int, int] = (66, 200, 3)) -> SteeringCache:
+    """A synthetic RGB cache of n frames (n * 39,600 bytes of images at 66x200)."""
+    from drivenet.data.frames import make_frames
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(n, *shape), dtype=np.uint8)
+    steering = rng.uniform(-1, 1, n).astype(np.float32)
+    frames = make_frames([f"/r/{i}.jpg" for i in range(n)], steering, "center", range(n), "r")
+    pre = Preprocess(width=shape[1], height=shape[0], color="rgb" if shape[2] == 3 else "gray")
+    return SteeringCache(images, frames["steering"].to_numpy(), frames, pre)
+
+
+def test_a_loaded_cache_maps_its_images_instead_of_reading_them(tmp_path: Path) -> None:
+    import itertools
+    import tracemalloc
+
+    from drivenet.data import SteeringDataset
+
+    path = big_cache(1500).save(tmp_path / "big.npz")  # 59 MB of images
+    tracemalloc.start()
+    loaded = SteeringCache.load(path)
+    after_load = tracemalloc.get_traced_memory()[1]
+    data = SteeringDataset(loaded, np.arange(1500), {"flip": True, "shadow": 0.5}, seed=0)
+    batches = list(itertools.islice((y for _, y in data.batches(16)), 10))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert isinstance(loaded.images, np.memmap) and not loaded.images.flags.writeable
+    assert after_load < 2_000_000  # the frame table, not the 59 MB of images
+    assert len(batches) == 10 and peak < 20_000_000  # a batch at a time (16 frames as float32: 2.5 MB)
+    np.testing.assert_array_equal(loaded.images[[5, 1]], big_cache(1500).images[[5, 1]])
+
+
+def test_a_compressed_or_inconsistent_cache_is_a_clear_error(tmp_path: Path) -> None:
+    import zipfile
+
+    path = big_cache(4, (3, 4, 1)).save(tmp_path / "c.npz")
+    with (
+        zipfile.ZipFile(path) as source,
+        zipfile.ZipFile(tmp_path / "z.npz", "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for item in source.namelist():
+            out.writestr(item, source.read(item))
+    with pytest.raises(DrivenetError, match=r"z\.npz: its images array is compressed"):
+        SteeringCache.load(tmp_path / "z.npz")
+    arrays, meta = load_npz(path)
+    arrays["steering"] = arrays["steering"][:3]
+    save_npz(tmp_path / "short.npz", arrays, meta)
+    with pytest.raises(DrivenetError, match=r"short\.npz: its arrays disagree"):
+        SteeringCache.load(tmp_path / "short.npz")
+
+
+def test_several_caches_stack_without_copying_their_images(tmp_path: Path) -> None:
+    a, b = big_cache(5, (3, 4, 1)), big_cache(7, (3, 4, 1))
+    b.frames["recording"] = "s"
+    b.frames["path"] = [f"/s/{i}.jpg" for i in range(7)]
+    paths = [a.save(tmp_path / "a.npz"), b.save(tmp_path / "b.npz")]
+    both = load_or_build(paths, DEFAULTS["data"])
+    assert len(both) == 12 and list(both.frames["recording"].unique()) == ["r", "s"]
+    rows = np.array([11, 0, 6, 4, 5])
+    np.testing.assert_array_equal(both.images[rows], np.concatenate([a.images, b.images])[rows])
+    assert all(isinstance(part, np.memmap) for part in both.images.parts)
+    np.testing.assert_array_equal(both.steering, np.r_[a.steering, b.steering])

@@ -80,7 +80,7 @@ def test_bad_steering_values_name_the_row(tmp_path: Path) -> None:
 
 def test_unknown_columns_are_an_error_naming_the_file(tmp_path: Path) -> None:
     rec = udacity(tmp_path / "rec", STEERING, header="camera,wheel,speed")
-    with pytest.raises(DrivenetError, match=r"driving_log.csv, line 1: unknown columns camera,wheel,speed"):
+    with pytest.raises(DrivenetError, match=r"driving_log.csv, line 1: unknown columns 'camera,wheel,speed'"):
         read_recordings([rec])
 
 
@@ -138,7 +138,7 @@ def test_plain_csv_with_configured_columns(tmp_path: Path) -> None:
     frames = read_recordings([log], csv_image_column="file", csv_steering_column="angle").frames
     check_table(frames, 2)
     np.testing.assert_allclose(frames["steering"], [0.3, -0.3])
-    with pytest.raises(DrivenetError, match=r"labels.csv, line 1: unknown columns time,file,speed,angle"):
+    with pytest.raises(DrivenetError, match=r"labels.csv, line 1: unknown columns 'time,file,speed,angle'"):
         read_recordings([log], format="csv")
 
 
@@ -148,8 +148,9 @@ def test_a_folder_of_recordings_is_combined(tmp_path: Path) -> None:
     sully(tmp_path / "all" / "dash", [0.0])
     frames = read_recordings([tmp_path / "all"]).frames
     assert frames.groupby("recording").size().to_dict() == {"dash": 1, "sim": 4, "tub": 2}
-    twice = read_recordings([tmp_path / "all" / "tub", tmp_path / "all" / "tub"]).frames
-    assert sorted(twice["recording"].unique()) == ["tub", "tub#2"]
+    donkey_v2(tmp_path / "other" / "tub", [0.3])
+    same_name = read_recordings([tmp_path / "all" / "tub", tmp_path / "other" / "tub"]).frames
+    assert sorted(same_name["recording"].unique()) == ["tub", "tub#2"]
 
 
 def test_empty_or_unknown_inputs_are_errors(tmp_path: Path) -> None:

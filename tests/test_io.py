@@ -1,5 +1,7 @@
 """Atomic writes and pickle-free .npz storage."""
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from drivenet.io import (
     prepare_output_dir,
     save_figure,
     save_npz,
+    write_text,
 )
 
 
@@ -121,3 +124,24 @@ def test_save_figure_writes_a_png(tmp_path: Path) -> None:
     fig.add_subplot().plot([0, 1])
     path = save_figure(fig, tmp_path / "f.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])
+def test_new_files_get_the_users_umask_and_old_ones_keep_their_mode(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        text = write_text(tmp_path / "a.txt", "x")
+        npz = save_npz(tmp_path / "a.npz", {"w": np.zeros(2)}, {})
+        plain = tmp_path / "plain.txt"
+        plain.write_text("as open makes it")
+        kept = tmp_path / "kept.txt"
+        kept.write_text("old")
+        kept.chmod(0o604)
+        write_text(kept, "new")
+    finally:
+        os.umask(previous)
+    want = stat.S_IMODE(plain.stat().st_mode)
+    assert want == 0o666 & ~umask
+    assert stat.S_IMODE(text.stat().st_mode) == want
+    assert stat.S_IMODE(npz.stat().st_mode) == want
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o604 and kept.read_text() == "new"

@@ -3,10 +3,11 @@
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from drivenet.cli import app
-from drivenet.nn import Sigmoid, SoftmaxCrossEntropy, Tanh
+from drivenet.nn import ELU, Conv2D, Dropout, MaxPool2D, Sigmoid, SoftmaxCrossEntropy, Tanh
 from drivenet.nn import gradcheck as check
 
 runner = CliRunner()
@@ -38,6 +39,41 @@ def test_a_slightly_wrong_loss_gradient_is_caught(monkeypatch):
     assert failed == {"sigmoid, classes"}
 
 
+CONV_CASES = {"conv same stride 2, pool, elu, mse", "conv, pool, elu, dropout (training)"}
+
+
+def test_the_checks_cover_every_layer_kind_and_dropout_in_training():
+    layers = [layer for case in check.standard_cases() for layer in case.net.layers]
+    assert {Conv2D, MaxPool2D, ELU, Dropout} <= {type(layer) for layer in layers}
+    assert any(layer.padding == "same" and layer.stride == 2 for layer in layers if isinstance(layer, Conv2D))
+    assert all(layer.training for layer in layers if isinstance(layer, Dropout))
+
+
+def broken_conv_backward(self, grad_out, input_grad=True):
+    grad_in = RIGHT_CONV_BACKWARD(self, grad_out, input_grad)
+    if grad_in is not None:
+        grad_in[:, ::2] *= 1.01  # col2im scatter slightly wrong on every other row
+    return grad_in
+
+
+RIGHT_CONV_BACKWARD, RIGHT_POOL_BACKWARD = Conv2D.backward, MaxPool2D.backward
+
+
+@pytest.mark.parametrize(
+    ("layer", "method", "failing"),
+    [
+        (Conv2D, broken_conv_backward, CONV_CASES),
+        (MaxPool2D, lambda self, grad_out: RIGHT_POOL_BACKWARD(self, grad_out * 1.01), CONV_CASES),
+        (ELU, lambda self, grad_out: grad_out.copy(), CONV_CASES),
+        (Dropout, lambda self, grad_out: grad_out, {"conv, pool, elu, dropout (training)"}),
+    ],
+)
+def test_a_broken_image_layer_backward_is_caught(monkeypatch, layer, method, failing):
+    monkeypatch.setattr(layer, "backward", method)
+    failed = {r.case for r in check.run() if r.error > check.TOLERANCE}
+    assert failed == failing
+
+
 def test_relative_error_is_relative_above_the_floor_and_absolute_below():
     errors = check.relative_error(np.array([1.0, 1e-9]), np.array([1.001, 2e-9]))
     np.testing.assert_allclose(errors, [0.001 / 1.001, 1e-9 / check.FLOOR])
@@ -47,6 +83,7 @@ def test_cli_prints_a_table_and_exits_zero():
     result = runner.invoke(app, ["gradcheck"])
     assert result.exit_code == 0, result.output
     assert "dense0.weight" in result.output and "relu (he), bump" in result.output
+    assert "conv1.weight" in result.output and "2x2x3x4" in result.output
     n = len(check.run())
     assert f"{n}/{n} gradients within 1e-06" in result.output
 

@@ -109,3 +109,19 @@ def test_drive_gif_that_is_a_folder_is_a_one_line_error(tmp_path):
     args = ["drive", str(path), "--km", "0.01", "--gif", str(tmp_path / "adir"), "--force"]
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and result.output.startswith("error:") and "adir" in result.output
+
+
+@pytest.mark.parametrize("option", ["--km", "--speed"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "-2"])
+def test_drive_rejects_km_or_speed_that_is_not_a_finite_positive_number(tmp_path, option, value):
+    path = tiny_model(tmp_path)
+    result = runner.invoke(app, ["drive", str(path), "--km", "0.01", option, value])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert result.output.startswith(f"error: {option}") and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
+def test_demo_rejects_km_that_is_not_a_finite_positive_number(tmp_path, value):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--km", value])
+    assert result.exit_code == 1 and result.output.startswith("error: --km")
+    assert not (tmp_path / "demo").exists()

@@ -94,8 +94,8 @@ def test_a_float64_model_reloads_as_float64(tmp_path):
 
 @pytest.mark.parametrize("magnitude", [0.0, -0.5, 5.0])
 def test_class_magnitude_must_keep_steering_in_range(magnitude):
-    config = tiny_config('model.encoding="classes"', f"model.class_magnitude={magnitude}")
-    with pytest.raises(DrivenetError, match="model.class_magnitude"):
+    with pytest.raises(DrivenetError, match="model.class_magnitude"):  # from the config's range check
+        config = tiny_config('model.encoding="classes"', f"model.class_magnitude={magnitude}")
         SteeringModel.build(config, Preprocess.from_config(config["data"]))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from drivenet.config import DEFAULTS, load_config
@@ -26,7 +27,7 @@ def test_every_config_loads_and_builds_a_model(path):
     model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
     frames = 1 + len(config["data"]["motion_gaps"])  # the frame and its motion from each earlier one
     pixels = config["data"]["width"] * config["data"]["height"] * model.preprocess.channels
-    assert model.net.sizes[0] == pixels * frames
+    assert int(np.prod(model.net.input_shape)) == pixels * frames
 
 
 def test_default_toml_spells_out_every_default():
@@ -38,5 +39,5 @@ def test_alvinn_is_a_30x32_retina_one_sigmoid_layer_and_45_bump_units():
     config = load_config(CONFIGS / "alvinn.toml")
     model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
     assert model.preprocess.shape == (30, 32, 1)
-    assert len(model.net.sizes) == 3 and config["model"]["activation"] == "sigmoid"
+    assert len(model.net.dense_layers) == 2 and config["model"]["activation"] == "sigmoid"
     assert isinstance(model.encoding, BumpEncoding) and model.encoding.n_outputs == 45

@@ -57,6 +57,19 @@ def test_correlation_is_none_for_a_constant_prediction():
     assert correlation(-true, true) == pytest.approx(-1.0)
 
 
+def test_correlation_between_the_extremes():
+    # hand-worked: deviations (-1.5, -0.5, 0.5, 1.5) and (-1.5, 0.5, -0.5, 1.5): sum of products 4, each
+    # sum of squares 5, so r = 4 / 5; orthogonal deviations give 0; scale and offset change nothing
+    true = np.array([1.0, 2.0, 3.0, 4.0])
+    assert correlation(np.array([1.0, 3.0, 2.0, 4.0]), true) == pytest.approx(0.8)
+    assert correlation(np.array([1.0, -1.0, -1.0, 1.0]), true) == pytest.approx(0.0, abs=1e-12)
+    assert correlation(10 * np.array([1.0, 3.0, 2.0, 4.0]) - 7, 0.5 * true + 2) == pytest.approx(0.8)
+    # a half-signal, half-noise prediction: r = 1 / sqrt(2) for independent parts of equal variance
+    rng = np.random.default_rng(0)
+    signal, noise = rng.normal(size=(2, 20000))
+    assert correlation(signal + noise, signal) == pytest.approx(1 / np.sqrt(2), abs=0.01)
+
+
 def test_score_reports_baselines_smoothed_labels_and_bump_units():
     rng = np.random.default_rng(0)
     true = rng.uniform(-0.5, 0.5, 200)

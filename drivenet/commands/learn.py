@@ -12,23 +12,20 @@ from rich.console import Console
 from rich.table import Table
 
 from drivenet.config import load_config
-from drivenet.data.cache import load_or_build
 from drivenet.errors import DrivenetError, cli_errors
-from drivenet.io import check_output_file, prepare_output_dir
-from drivenet.training.checkpoint import SteeringModel
-from drivenet.training.evaluate import predict_cache, score_model
-from drivenet.training.metrics import DIRECTIONS
-from drivenet.training.plots import plot_curves, plot_steering, plot_weights
-from drivenet.training.predict import collect_samples, predict_samples
-from drivenet.training.trainer import data_fingerprint, resume_config, split_frames, train_run
 
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
 SPARK = " ▁▂▃▄▅▆▇█"
 
 
 def train(
-    source: Annotated[
-        Path, typer.Argument(help="A cache (.npz from `drivenet preprocess`) or a recording folder.")
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Caches (.npz from `drivenet preprocess`) or recording folders; several are trained on "
+            "together.",
+            show_default=False,
+        ),
     ],
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Run folder for config.toml, metrics.csv, best/last.npz.")
@@ -47,6 +44,8 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-epoch lines.")] = False,
 ) -> None:
     """Train a steering model, with a live progress bar; Ctrl-C saves last.npz for --resume."""
+    from drivenet.training.trainer import resume_config, train_run
+
     if resume and config is not None:
         raise DrivenetError(
             "--resume uses the run's own config.toml; drop --config (use --set, e.g. train.epochs=50)"
@@ -54,7 +53,7 @@ def train(
     overrides = set_ or []
     cfg = resume_config(out, overrides) if resume else load_config(config, overrides)
     try:
-        result = train_run(source, cfg, out, force=force, resume=resume, progress=not quiet)
+        result = train_run(sources, cfg, out, force=force, resume=resume, progress=not quiet)
     except KeyboardInterrupt:  # while the data was loading: nothing trained yet
         typer.echo("interrupted before training started; nothing was saved", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -62,7 +61,7 @@ def train(
     if result.status == "interrupted":
         typer.echo(
             f"interrupted in epoch {state.epoch + 1} after {state.batch} batches; saved {result.last}\n"
-            f"continue with: drivenet train {source} --out {out} --resume",
+            f"continue with: drivenet train {' '.join(map(str, sources))} --out {out} --resume",
             err=True,
         )
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -85,14 +84,24 @@ def train(
 def evaluate(
     model: Annotated[Path, typer.Argument(help="A model checkpoint (best.npz or last.npz of a run).")],
     data: Annotated[
-        Path, typer.Argument(help="A cache (.npz) or a recording folder (read with the model's settings).")
+        list[Path],
+        typer.Argument(
+            help="Caches (.npz) or recording folders (read with the model's settings); for --split train, "
+            "val or test, the ones the model was trained on.",
+            show_default=False,
+        ),
     ],
     json_: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write predicted and true steering over time to this PNG.")
     ] = None,
     split: Annotated[
-        str, typer.Option("--split", help="all frames, or val: only the model's held-out blocks.")
+        str,
+        typer.Option(
+            "--split",
+            help="all frames; or only the model's training, validation or test frames: train, val, test "
+            "(the test frames never chose or stopped the model: report these).",
+        ),
     ] = "all",
     straight_band: Annotated[
         float | None, typer.Option("--straight-band", help="|steering| at most this is straight.")
@@ -103,8 +112,17 @@ def evaluate(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --plot file.")] = False,
 ) -> None:
     """RMSE, MAE, direction and turn-sign accuracy and correlation, beside predict-zero and predict-mean."""
-    if split not in ("all", "val"):
-        raise DrivenetError(f"--split {split}: expected all or val")
+    from drivenet.data.augment import check_window
+    from drivenet.data.cache import load_or_build
+    from drivenet.data.split import SplitSettings
+    from drivenet.io import check_output_file
+    from drivenet.training.checkpoint import SteeringModel
+    from drivenet.training.evaluate import predict_cache, score_model
+    from drivenet.training.plots import plot_steering
+    from drivenet.training.trainer import data_fingerprint, split_frames
+
+    if split not in ("all", "train", "val", "test"):
+        raise DrivenetError(f"--split {split}: expected all, train, val or test")
     if straight_band is not None and straight_band < 0:
         raise DrivenetError(f"--straight-band {straight_band}: must be 0 or more")
     if smooth_window is not None and smooth_window < 0:
@@ -115,23 +133,33 @@ def evaluate(
     run_cfg = steering_model.config
     band = run_cfg["evaluate"]["straight_band"] if straight_band is None else straight_band
     window = run_cfg["evaluate"]["smooth_window"] if smooth_window is None else smooth_window
+    check_window(window, "evaluate.smooth_window" if smooth_window is None else "--smooth-window")
+    split_settings = SplitSettings.from_config(run_cfg["train"])
+    if split == "test" and not (split_settings.test_fraction > 0 or split_settings.test_recordings):
+        raise DrivenetError(
+            f"{model}: trained without a test split (train.test_fraction = 0, no train.test_recordings); "
+            "retrain with e.g. --set train.test_fraction=0.2, or evaluate on recordings it never saw"
+        )
     data_cfg = {**run_cfg["data"], **steering_model.preprocess.to_dict()}
-    if split != "val":  # the validation split needs the frames of training, side cameras included
+    if split == "all":  # the other splits need the frames of training, side cameras included
         data_cfg["cameras"] = "center"
     cache = load_or_build(data, data_cfg)
-    steering_model.check_images(cache.preprocess, data)
-    indices = None
-    if split == "val":
+    names = ", ".join(map(str, data))
+    steering_model.check_images(cache.preprocess, names)
+    indices = part = None
+    if split != "all":
         if steering_model.meta.get("data") != data_fingerprint(cache):
             raise DrivenetError(
-                f"{data}: --split val needs the data the model was trained on; pass that, or --split all"
+                f"{names}: --split {split} needs the data the model was trained on; pass that (all of it, "
+                "in the same order), or --split all"
             )
-        indices = split_frames(cache, run_cfg["train"])[1]
-    predictions = predict_cache(steering_model, cache, indices, window)
+        data_split = split_frames(cache, split_settings)
+        indices, part = data_split.rows(split), data_split.part
+    predictions = predict_cache(steering_model, cache, indices, window, part)
     result = score_model(steering_model, predictions, band, window)
     if plot is not None:
         pred, true, _ = predictions
-        plot_steering(pred, true, plot, f"{model} on {data}: RMSE {result['rmse']:.4f}")
+        plot_steering(pred, true, plot, f"{model} on {names}: RMSE {result['rmse']:.4f}")
     if json_:
         typer.echo(json.dumps(result, indent=2))
     else:
@@ -145,6 +173,8 @@ def _fmt(value: Any) -> str:
 
 
 def _print_evaluation(result: dict[str, Any]) -> None:
+    from drivenet.training.metrics import DIRECTIONS
+
     console = Console()
     settings = result["settings"]
     for name, part in (
@@ -175,6 +205,10 @@ def predict(
     force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty --overlay folder.")] = False,
 ) -> None:
     """Steering and direction for each raw camera image (the model's own preprocessing is applied)."""
+    from drivenet.io import prepare_output_dir
+    from drivenet.training.checkpoint import SteeringModel
+    from drivenet.training.predict import collect_samples, predict_samples
+
     steering_model = SteeringModel.load(model)
     run_cfg = steering_model.config
     samples = collect_samples(images, run_cfg["data"])
@@ -216,6 +250,10 @@ def plot(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing OUT file.")] = False,
 ) -> None:
     """Learning curves of runs side by side, or `plot weights MODEL`: each hidden unit's input weights."""
+    from drivenet.io import check_output_file
+    from drivenet.training.checkpoint import SteeringModel
+    from drivenet.training.plots import plot_curves, plot_weights
+
     check_output_file(out, force)
     if runs[0] == "weights" and not Path("weights").is_dir():  # `plot weights MODEL`
         if len(runs) != 2:

@@ -11,21 +11,26 @@ from rich.console import Console
 from rich.table import Table
 
 from drivenet.errors import cli_errors
-from drivenet.nn import gradcheck
 
 
 @cli_errors
 def gradcheck_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the networks and batches.")] = 0,
     tolerance: Annotated[
-        float, typer.Option("--tolerance", min=0.0, help="Largest relative error allowed.")
-    ] = gradcheck.TOLERANCE,
+        float | None,
+        typer.Option("--tolerance", min=0.0, help="Largest relative error allowed (default 1e-6)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Check every layer, loss and encoding: backprop against central differences, in float64.
+    """Check every layer (dense, convolution, max pool, flatten, dropout, activations), loss and encoding:
+    backprop against central differences, in float64, on small networks.
 
     Exits 1 when any parameter's largest relative error is above the tolerance.
     """
+    from drivenet.nn import gradcheck
+
+    if tolerance is None:
+        tolerance = gradcheck.TOLERANCE
     results = gradcheck.run(seed)
     failed = [r for r in results if r.error > tolerance]
     if as_json:

@@ -8,13 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from drivenet.config import load_config
-from drivenet.data.cache import build_cache
-from drivenet.data.frames import no_usable_frames
-from drivenet.data.inspect import plot_histogram, plot_samples, summary_lines, write_problems
-from drivenet.data.readers import read_from_config
-from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError, cli_errors
-from drivenet.io import check_output_file, prepare_output_dir, write_json
 
 Data = Annotated[list[Path], typer.Argument(help="Recording folders or log files (several are combined).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config; its data table is used.")]
@@ -48,6 +42,13 @@ def preprocess(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing cache.")] = False,
 ) -> None:
     """Decode, crop, resize and cache recordings for training."""
+    from drivenet.data.cache import build_cache
+    from drivenet.data.frames import no_usable_frames
+    from drivenet.data.inspect import summary_lines
+    from drivenet.data.readers import read_from_config
+    from drivenet.data.transform import Preprocess
+    from drivenet.io import check_output_file
+
     settings = data_settings(config, set_, format, cameras, workers)
     if out.suffix != ".npz":
         raise DrivenetError(f"--out {out}: a cache file name must end in .npz")
@@ -78,6 +79,13 @@ def inspect(
     force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty --out folder.")] = False,
 ) -> None:
     """Report on recordings without writing a cache: frames, steering, samples, missing files."""
+    from drivenet.data.cache import build_cache
+    from drivenet.data.frames import no_usable_frames
+    from drivenet.data.inspect import plot_histogram, plot_samples, summary_lines, write_problems
+    from drivenet.data.readers import read_from_config
+    from drivenet.data.transform import Preprocess
+    from drivenet.io import prepare_output_dir, write_json
+
     settings = data_settings(config, set_, format, cameras, workers)
     folder = prepare_output_dir(out, force, inputs=data) if out is not None else None
     read = read_from_config(data, settings)

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from drivenet.errors import DrivenetError, cli_errors
-from drivenet.io import check_output_file
-from drivenet.roads.demo import ALVINN_CONFIG, DemoPlan, run_demo
-from drivenet.roads.drive import ClosedLoop, drive_track
-from drivenet.roads.film import DriveFilm
-from drivenet.roads.renderer import Camera
-from drivenet.roads.synth import parse_size, write_recording
-from drivenet.training.checkpoint import SteeringModel
+
+if TYPE_CHECKING:
+    from drivenet.roads.renderer import Camera
 
 Size = Annotated[str, typer.Option("--size", help="Camera image size WIDTHxHEIGHT in pixels.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the road, poses and appearance.")]
@@ -31,6 +27,10 @@ def synth(
     force: Force = False,
 ) -> None:
     """Render a synthetic road recording in the Udacity simulator layout, labelled with steering."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from drivenet.roads.synth import parse_size, write_recording
+
     camera = parse_size(size)
     columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True) as bar:
@@ -39,8 +39,17 @@ def synth(
     typer.echo(f"wrote {frames} frames of {size} to {out}: {log.name} + IMG/")
 
 
+def check_positive(value: float, option: str) -> None:
+    """A DrivenetError unless `value` is a finite number above zero (NaN, inf, 0 and negatives fail)."""
+    if not (math.isfinite(value) and value > 0):
+        raise DrivenetError(f"{option} {value:g}: must be a finite number above 0")
+
+
 def drive_camera(size: str | None, trained: tuple[int, int] | None, model_path: Path) -> Camera:
     """The camera of a drive: the model's training frame size (320x160 if unknown), or --size if it agrees."""
+    from drivenet.roads.renderer import Camera
+    from drivenet.roads.synth import parse_size
+
     if size is None:
         return Camera(*trained) if trained is not None else Camera()
     camera = parse_size(size)
@@ -67,17 +76,26 @@ def drive(
 ) -> None:
     """Let a model steer a car on a road it has not seen; counts takeovers (> 1 m off the centre).
 
-    The camera renders at the size of the model's training frames.
+    The camera has the size of the model's training frames; only the rows the model's crop keeps are
+    rendered, straight at its input size (and full frames for the GIF).
     """
-    if km <= 0 or speed <= 0:
-        raise DrivenetError(f"--km {km:g} and --speed {speed:g}: both must be positive")
+    from drivenet.io import check_output_file
+    from drivenet.roads.drive import ClosedLoop, drive_track, model_steering
+    from drivenet.training.checkpoint import SteeringModel
+
+    check_positive(km, "--km")
+    check_positive(speed, "--speed")
     if gif is not None:
         check_output_file(gif, force)
     model = SteeringModel.load(model_path)
     camera = drive_camera(size, model.frame_size, model_path)
-    loop = ClosedLoop(drive_track(km, seed), camera, seed, speed=speed)
-    film = DriveFilm(loop.track) if gif is not None else None
-    report = loop.run(model.driver(), km, film)
+    loop = ClosedLoop(drive_track(km, seed), camera, seed, speed=speed, view=model.preprocess)
+    film = None
+    if gif is not None:
+        from drivenet.roads.film import DriveFilm  # loads matplotlib (training.plots): only for a GIF
+
+        film = DriveFilm(loop.track)
+    report = loop.run(model_steering(model), km, film)
     if film is not None and gif is not None:
         film.save(gif)
     if as_json:
@@ -99,15 +117,21 @@ def demo(
     km: Annotated[float, typer.Option("--km", help="Kilometres of closed-loop driving.")] = 5.0,
     seed: Seed = 0,
     size: Size = "320x160",
-    config: Annotated[Path, typer.Option("--config", help="The ALVINN config.")] = ALVINN_CONFIG,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="ALVINN config; default: configs/alvinn.toml of drivenet.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No training progress bar.")] = False,
     force: Force = False,
 ) -> None:
     """Render roads, train ALVINN's network on them, evaluate, predict and drive: all in one go."""
-    if min(frames, test_frames, epochs) < 1 or km <= 0:
-        raise DrivenetError("--frames, --test-frames, --epochs and --km must be positive")
+    from drivenet.roads.demo import ALVINN_CONFIG, DemoPlan, run_demo
+    from drivenet.roads.synth import parse_size
+
+    if min(frames, test_frames, epochs) < 1:
+        raise DrivenetError("--frames, --test-frames and --epochs must be positive")
+    check_positive(km, "--km")
     plan = DemoPlan(frames, test_frames, epochs, km, seed, parse_size(size))
-    summary = run_demo(out, plan, config, force, progress=not quiet, say=typer.echo)
+    summary = run_demo(out, plan, config or ALVINN_CONFIG, force, progress=not quiet, say=typer.echo)
     within = summary["within_2_units"]
     units = "" if within is None else f"{within:.1%} within 2 output units (ALVINN 1989: ~90%), "
     typer.echo(

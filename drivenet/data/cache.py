@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +12,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from drivenet.data.cache_check import check_cache_arrays
 from drivenet.data.decode import decode_all, progress_bar
 from drivenet.data.frames import COLUMNS, Problem, count_kinds, no_usable_frames, raise_first
+from drivenet.data.npzmap import memmap_member
 from drivenet.data.readers import read_from_config
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
@@ -24,11 +27,44 @@ NEAR_ZERO = 0.02  # |steering| below this counts as driving straight in summarie
 HIST_EDGES = np.linspace(-1.05, 1.05, 22)  # 21 bins of width 0.1 centred on -1.0, -0.9, ..., 1.0
 
 
+class StackedImages:
+    """Several image arrays (N_i, H, W, C) read as one, without copying them: indexing with an array of
+    rows reads only those rows, from memory maps too. `np.asarray` makes the whole array."""
+
+    def __init__(self, parts: Sequence[np.ndarray]) -> None:
+        self.parts = list(parts)
+        self.starts = np.cumsum([0, *(len(part) for part in self.parts)])
+        self.shape = (int(self.starts[-1]), *self.parts[0].shape[1:])
+        self.dtype = self.parts[0].dtype
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        """The images `rows` (an int array, or anything numpy takes for the first axis), a new array."""
+        rows = np.arange(len(self))[rows]
+        out = np.empty((*np.shape(rows), *self.shape[1:]), dtype=self.dtype)
+        which = np.searchsorted(self.starts, rows, side="right") - 1
+        for i, part in enumerate(self.parts):
+            mine = which == i
+            if np.any(mine):
+                out[mine] = part[rows[mine] - self.starts[i]]
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.concatenate(self.parts).astype(dtype or self.dtype, copy=False)
+
+
 @dataclass
 class SteeringCache:
-    """Preprocessed images uint8 (N, H, W, C), steering float32 (N,), the frame table, the transform."""
+    """Preprocessed images uint8 (N, H, W, C), steering float32 (N,), the frame table, the transform.
 
-    images: np.ndarray
+    The images of a loaded cache are a read-only memory map of the file (pages are read when used), and
+    those of several caches at once a `StackedImages`; both are indexed like an array.
+    """
+
+    images: np.ndarray | StackedImages
     steering: np.ndarray
     frames: pd.DataFrame
     preprocess: Preprocess
@@ -54,7 +90,7 @@ class SteeringCache:
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Write the cache as one `.npz`, atomically; an existing file needs `force`."""
         path = check_output_file(path, force)
-        arrays = {"images": self.images, "steering": self.steering.astype(np.float32)}
+        arrays = {"images": np.asarray(self.images), "steering": self.steering.astype(np.float32)}
         for column in COLUMNS:
             if column != "steering":
                 values = self.frames[column].to_numpy()
@@ -71,22 +107,22 @@ class SteeringCache:
 
     @classmethod
     def load(cls, path: str | Path) -> SteeringCache:
-        """Read a cache written by `save` (or `drivenet preprocess`)."""
-        arrays, meta = load_npz(path)
+        """Read a cache written by `save` (or `drivenet preprocess`); its images are memory-mapped."""
+        arrays, meta = load_npz(path, skip=("images",))
         remedy = "make one with `drivenet preprocess DATA --out CACHE`"
         check_kind(path, meta, KIND, VERSION, remedy)
-        names = ["images", "steering", *(f"frame_{c}" for c in COLUMNS if c != "steering")]
+        names = ["steering", *(f"frame_{c}" for c in COLUMNS if c != "steering")]
         missing = [name for name in names if name not in arrays]
         if missing:
             raise DrivenetError(f"{path}: incomplete cache, no {', '.join(missing)} array; {remedy}")
+        images = memmap_member(path, "images")
+        preprocess = check_cache_arrays(path, {**arrays, "images": images}, meta)
         steering = arrays["steering"].astype(np.float32)
         table = {c: arrays[f"frame_{c}"] for c in COLUMNS if c != "steering"}
         frames = pd.DataFrame({**table, "steering": steering}, columns=list(COLUMNS))
         for column in ("path", "camera", "recording"):
             frames[column] = frames[column].astype(object)
-        return cls(
-            arrays["images"], steering, frames, Preprocess.from_dict(meta["preprocess"]), meta["summary"]
-        )
+        return cls(images, steering, frames, preprocess, meta.get("summary", {}))
 
 
 def summarize(
@@ -141,18 +177,59 @@ def build_cache(
     return cache, skipped
 
 
+def stack_caches(caches: Sequence[SteeringCache], names: Sequence[str | Path]) -> SteeringCache:
+    """One cache of several (`names`: where each came from, for errors), their images not copied.
+
+    Refused: caches made with different preprocessing, or holding the same frame files. A recording name
+    that an earlier cache already holds gets `#2`, `#3`... appended, as `preprocess` does.
+    """
+    if len(caches) == 1:
+        return caches[0]
+    first = caches[0]
+    tables, seen_paths, seen_names = [], {}, Counter()
+    for cache, name in zip(caches, names, strict=True):
+        if cache.preprocess != first.preprocess:
+            raise DrivenetError(
+                f"{name}: made with preprocessing {cache.preprocess.to_dict()}, but {names[0]} with "
+                f"{first.preprocess.to_dict()}; re-run `drivenet preprocess` with one config for all"
+            )
+        for path in cache.frames["path"]:
+            if path in seen_paths:
+                raise DrivenetError(
+                    f"{name} and {seen_paths[path]} both hold the frame {path}; pass each recording once"
+                )
+        seen_paths.update(dict.fromkeys(cache.frames["path"], name))
+        renamed = {}
+        for recording in cache.frames["recording"].unique():
+            seen_names[recording] += 1
+            if seen_names[recording] > 1:
+                renamed[recording] = f"{recording}#{seen_names[recording]}"
+        tables.append(cache.frames.replace({"recording": renamed}) if renamed else cache.frames)
+    frames = pd.concat(tables, ignore_index=True)
+    sizes = {cache.frame_size for cache in caches}
+    summary = summarize(frames, [], sizes.pop() if len(sizes) == 1 else None)
+    steering = np.concatenate([cache.steering for cache in caches])
+    images = StackedImages([cache.images for cache in caches])
+    return SteeringCache(images, steering, frames, first.preprocess, summary)
+
+
 def load_or_build(
     source: str | Path | Sequence[str | Path], data_cfg: Mapping[str, Any], progress: bool = False
 ) -> SteeringCache:
-    """Load a `.npz` cache (its stored transform wins), or read and preprocess recordings in memory."""
+    """Load `.npz` caches (their stored transform wins) and read and preprocess recording folders in
+    memory; several sources are stacked into one cache (see `stack_caches`)."""
     sources = [Path(source)] if isinstance(source, (str, Path)) else [Path(s) for s in source]
-    if len(sources) == 1 and sources[0].suffix == ".npz":
-        return SteeringCache.load(sources[0])
-    read = read_from_config(sources, data_cfg)
-    if len(read.frames) == 0:
-        raise no_usable_frames(sources, read.problems)
-    workers = int(data_cfg.get("workers", 2))
-    cache, _ = build_cache(
-        read.frames, Preprocess.from_config(data_cfg), workers, progress=progress, problems=read.problems
-    )
-    return cache
+    caches = [SteeringCache.load(path) for path in sources if path.suffix == ".npz"]
+    names: list[str | Path] = [path for path in sources if path.suffix == ".npz"]
+    folders = [path for path in sources if path.suffix != ".npz"]
+    if folders:
+        read = read_from_config(folders, data_cfg)
+        if len(read.frames) == 0:
+            raise no_usable_frames(folders, read.problems)
+        workers = int(data_cfg.get("workers", 2))
+        cache, _ = build_cache(
+            read.frames, Preprocess.from_config(data_cfg), workers, progress=progress, problems=read.problems
+        )
+        caches.append(cache)
+        names.append(", ".join(map(str, folders)))
+    return stack_caches(caches, names)

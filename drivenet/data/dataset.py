@@ -1,8 +1,8 @@
 """Mini-batches for training: a subset of a cache, shuffled and augmented anew each epoch.
 
 With motion gaps (g_1, ..., g_m), each frame is trained on as a clip: the frame and the frames g_j
-earlier in its recording, stacked on the channel axis, augmented together (one flip, shift and gamma
-for the whole clip) and turned into inputs by `Preprocess.to_inputs`.
+frame numbers earlier in its recording, stacked on the channel axis, augmented together (one draw of
+each augmentation for the whole clip) and turned into inputs by `Preprocess.to_inputs`.
 """
 
 from __future__ import annotations
@@ -13,19 +13,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from drivenet.config import DEFAULTS
 from drivenet.data import augment
 from drivenet.data.cache import SteeringCache
-from drivenet.data.frames import sequences
+from drivenet.data.split import runs
+from drivenet.data.viewsynth import RecoveryViews
 
 
-def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int]) -> np.ndarray:
-    """int64 (N, len(gaps)): for each row, the row of the frame `gap` frames earlier in the same recording
-    and camera, or of that recording's first frame when there is none so far back."""
+def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int], part: np.ndarray | None = None) -> np.ndarray:
+    """int64 (N, len(gaps)): for each row, the row of the frame `gap` frame numbers earlier in the same
+    run (recording, camera and split `part`, see `drivenet.data.split.runs`); where that frame is
+    missing (skipped, deleted, or before the run), the earliest frame of the run less than `gap` back."""
     out = np.empty((len(frames), len(gaps)), dtype=np.int64)
-    for rows in sequences(frames):
+    numbers = frames["frame"].to_numpy(dtype=np.int64)
+    for rows in runs(frames, part):
+        f = numbers[rows]
         for j, gap in enumerate(gaps):
-            out[rows, j] = rows[np.maximum(np.arange(len(rows)) - gap, 0)]
+            out[rows, j] = rows[np.searchsorted(f, f - gap, "left")]
     return out
 
 
@@ -36,24 +39,43 @@ def clips(images: np.ndarray, rows: np.ndarray, earlier: np.ndarray) -> np.ndarr
     return np.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
 
 
+def cache_clips(
+    cache: SteeringCache, rows: np.ndarray, gaps: Sequence[int], part: np.ndarray | None = None
+) -> np.ndarray:
+    """The clips of the cache's frames `rows`, their earlier frames taken within the same run (see
+    `earlier_rows`): uint8 (len(rows), H, W, (1 + len(gaps)) * C)."""
+    return clips(cache.images, np.asarray(rows), earlier_rows(cache.frames, gaps, part))
+
+
 class SteeringDataset:
-    """The frames `indices` of `cache`, with the `[augment]` settings `augment_cfg`, as clips with the
-    earlier frames `motion_gaps` back (none: single frames)."""
+    """The frames `indices` of `cache`, augmented as `augment_cfg` (an `[augment]` mapping or
+    `AugmentSettings`) says, as clips with the earlier frames `motion_gaps` back (none: single frames).
+
+    With the split labels `part` (see `drivenet.data.split`), smoothed labels and clips are computed
+    within each split's runs of consecutive frames, never across a split boundary.
+    """
 
     def __init__(
         self,
         cache: SteeringCache,
         indices: Sequence[int] | np.ndarray,
-        augment_cfg: Mapping[str, Any],
+        augment_cfg: Mapping[str, Any] | augment.AugmentSettings,
         seed: int = 0,
         motion_gaps: Sequence[int] = (),
+        part: np.ndarray | None = None,
+        views: RecoveryViews | None = None,
     ) -> None:
         self.cache = cache
+        self.views = views  # view synthesis (augment.shift_m / yaw_deg) with the data's camera, or None
         self.indices = np.asarray(indices, dtype=np.int64)
-        self.cfg = {**DEFAULTS["augment"], **augment_cfg}
+        self.settings = (
+            augment_cfg
+            if isinstance(augment_cfg, augment.AugmentSettings)
+            else augment.AugmentSettings.from_config(augment_cfg)
+        )
         self.reseed(seed)
-        self.labels = augment.smooth_labels(cache.frames, int(self.cfg["smooth_window"]))
-        self.earlier = earlier_rows(cache.frames, motion_gaps)
+        self.labels = augment.smooth_labels(cache.frames, self.settings.smooth_window, part)
+        self.earlier = earlier_rows(cache.frames, motion_gaps, part)
 
     def reseed(self, seed: int) -> None:
         """Start a new random stream for shuffling and augmentation (one per epoch, for exact resume)."""
@@ -61,23 +83,29 @@ class SteeringDataset:
 
     def epoch_indices(self) -> np.ndarray:
         """This epoch's frames: near-zero frames thinned out, then shuffled."""
-        cfg, labels = self.cfg, self.labels[self.indices]
-        keep = augment.drop_near_zero(
-            labels, self.rng, float(cfg["drop_zero_share"]), float(cfg["zero_threshold"])
-        )
+        settings, labels = self.settings, self.labels[self.indices]
+        keep = augment.drop_near_zero(labels, self.rng, settings.drop_zero_share, settings.zero_threshold)
         return self.rng.permutation(self.indices[keep])
 
     def augment(self, images: np.ndarray, steering: np.ndarray) -> None:
-        """Apply the configured image augmentations to a batch, in place."""
-        cfg = self.cfg
-        if cfg["flip"]:
-            augment.flip(images, steering, self.rng)
-        if cfg["shift_pixels"] > 0:
-            augment.shift(
-                images, steering, self.rng, int(cfg["shift_pixels"]), float(cfg["shift_steering_per_pixel"])
-            )
-        if cfg["brightness"] > 0:
-            augment.gamma(images, self.rng, float(cfg["brightness"]))
+        """Apply the configured image augmentations to a batch of clips, in place."""
+        s, rng = self.settings, self.rng
+        if s.flip:
+            augment.flip(images, steering, rng)
+        if self.views is not None:
+            crop = self.cache.preprocess
+            self.views.apply(images, steering, rng, (crop.crop_top, 1.0 - crop.crop_bottom))
+        if s.shift_pixels > 0:
+            augment.shift(images, steering, rng, s.shift_pixels, s.shift_steering_per_pixel)
+        if s.vertical_pixels > 0:
+            augment.vertical_shift(images, rng, s.vertical_pixels)
+        if s.brightness > 0:
+            augment.gamma(images, rng, s.brightness)
+        if s.channel_brightness > 0 or s.channel_contrast > 0:
+            channels = self.cache.preprocess.channels
+            augment.channel_jitter(images, rng, s.channel_brightness, s.channel_contrast, channels)
+        if s.shadow > 0:
+            augment.shadow(images, rng, s.shadow, s.shadow_darkness)
         np.clip(steering, -1.0, 1.0, out=steering)
 
     def batches(self, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -33,6 +34,8 @@ def decode_one(path: str, preprocess: Preprocess) -> np.ndarray | str:
         if os.path.getsize(path) == 0:
             return "empty file (0 bytes)"
         return "not an image Pillow can read (corrupt or wrong format)"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:  # see decode_chunk
+        return f"refused: too many pixels for a camera frame ({err})"
     except DECODE_ERRORS as err:
         return f"corrupt or truncated image ({err})"
 
@@ -42,12 +45,14 @@ def decode_chunk(task: tuple[int, Sequence[str], Preprocess]) -> tuple[int, np.n
     start, paths, preprocess = task
     out = np.zeros((len(paths), *preprocess.shape), dtype=np.uint8)
     failures: list[Failure] = []
-    for i, path in enumerate(paths):
-        image = decode_one(path, preprocess)
-        if isinstance(image, str):
-            failures.append((start + i, image))
-        else:
-            out[i] = image
+    with warnings.catch_warnings():  # over Pillow's bomb limit (~89 Mpixel): refused, never decoded
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        for i, path in enumerate(paths):
+            image = decode_one(path, preprocess)
+            if isinstance(image, str):
+                failures.append((start + i, image))
+            else:
+                out[i] = image
     return start, out, failures
 
 

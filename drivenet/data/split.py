@@ -1,18 +1,82 @@
-"""Honest train/validation splits: neighbouring frames are nearly identical, so never split single frames.
+"""Honest splits: training, validation (early stopping, model choice) and test (the figures reported).
 
-Frames are grouped into blocks of `block` consecutive moments within each recording (all cameras of
-a moment fall in the same block), and whole blocks go to validation. With several recordings, whole
-recordings are used instead, as long as that lands within half of the wanted validation share.
+Neighbouring frames are nearly identical, so single frames are never split. A held-out part is either
+whole recordings named in the config, or contiguous blocks: each recording is cut into blocks of
+`block` consecutive moments (all cameras of a moment fall in the same block) and whole blocks are held
+out. With several recordings, whole recordings are held out instead of blocks, as long as that lands
+within half of the wanted share. The test part is chosen first, then validation from what is left.
+
+Frames are labelled TRAIN, VAL or TEST. Whatever is computed over neighbouring frames (smoothed
+labels, motion clips) is computed within `runs`: consecutive frames of one recording and camera that
+fall in the same part, so no training input mixes in a held-out frame or label, and no held-out input a
+training one.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from drivenet.data.frames import sequences
+from drivenet.errors import DrivenetError
+
+TRAIN, VAL, TEST = 0, 1, 2
+PART_NAMES = {"train": TRAIN, "val": VAL, "test": TEST}
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """The split keys of `[train]` (see configs/default.toml); a `block` of 0 means one block per
+    recording of the held-out share."""
+
+    val_fraction: float = 0.2
+    block: int = 200
+    seed: int = 0
+    val_recordings: tuple[str, ...] = ()
+    test_fraction: float = 0.0
+    test_recordings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        rules = {
+            "val_fraction": (0 < self.val_fraction < 1, self.val_fraction, "between 0 and 1"),
+            "test_fraction": (0 <= self.test_fraction < 1, self.test_fraction, "at least 0 and below 1"),
+            "split_block": (self.block >= 0, self.block, "0 or more"),
+        }
+        for key, (ok, value, wanted) in rules.items():
+            if not ok:
+                raise DrivenetError(f"train.{key} = {value}: must be {wanted}")
+        if self.val_fraction + self.test_fraction >= 1 and not (self.val_recordings or self.test_recordings):
+            raise DrivenetError(
+                f"train.val_fraction = {self.val_fraction} and train.test_fraction = {self.test_fraction} "
+                "leave no frames to train on; make their sum below 1"
+            )
+        both = set(self.val_recordings) & set(self.test_recordings)
+        if both:
+            raise DrivenetError(
+                f"{', '.join(sorted(both))} in both train.val_recordings and train.test_recordings; "
+                "a recording can be in only one"
+            )
+
+    @classmethod
+    def from_config(cls, train_cfg: Mapping[str, Any]) -> SplitSettings:
+        """From a resolved `[train]` section."""
+        return cls(
+            val_fraction=float(train_cfg["val_fraction"]),
+            block=int(train_cfg["split_block"]),
+            seed=int(train_cfg["split_seed"]),
+            val_recordings=tuple(train_cfg["val_recordings"]),
+            test_fraction=float(train_cfg["test_fraction"]),
+            test_recordings=tuple(train_cfg["test_recordings"]),
+        )
+
 
 def pick_groups(groups: np.ndarray, target: float, rng: np.random.Generator) -> np.ndarray:
-    """Validation mask: groups in random order are added while they bring the size closer to `target`.
+    """Held-out mask: groups in random order are added while they bring the size closer to `target`.
 
     Keeps at least one group on each side when there are two or more.
     """
@@ -35,6 +99,22 @@ def block_ids(frames: pd.DataFrame, block: int) -> np.ndarray:
     return keys.groupby(["recording", "block"], sort=True).ngroup().to_numpy()
 
 
+def hold_out(
+    frames: pd.DataFrame, free: np.ndarray, target: float, block: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Mask of about `target` rows among the `free` ones: whole recordings when that lands within half of
+    the target, else whole blocks of `block` moments (blocks are cut on the whole table)."""
+    held = np.zeros(len(frames), dtype=bool)
+    rows = np.flatnonzero(free)
+    recordings = frames["recording"].to_numpy(dtype=str)[rows]
+    if len(np.unique(recordings)) > 1:
+        held[rows] = pick_groups(recordings, target, rng)
+    if not 0.5 * target <= held.sum() <= 1.5 * target:
+        held[:] = False
+        held[rows] = pick_groups(block_ids(frames, block)[rows], target, rng)
+    return held
+
+
 def block_split(
     frames: pd.DataFrame, val_fraction: float, block: int = 200, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -44,11 +124,55 @@ def block_split(
         return np.arange(n), np.arange(0)
     if block < 1:
         raise ValueError(f"block must be positive, got {block}")
-    rng = np.random.default_rng(seed)
-    target = val_fraction * n
-    val = np.zeros(n, dtype=bool)
-    if frames["recording"].nunique() > 1:
-        val = pick_groups(frames["recording"].to_numpy(dtype=str), target, rng)
-    if not 0.5 * target <= val.sum() <= 1.5 * target:
-        val = pick_groups(block_ids(frames, block), target, rng)
+    val = hold_out(frames, np.ones(n, dtype=bool), val_fraction * n, block, np.random.default_rng(seed))
     return np.flatnonzero(~val), np.flatnonzero(val)
+
+
+def recording_rows(frames: pd.DataFrame, names: Sequence[str], key: str) -> np.ndarray:
+    """Mask of the rows of the recordings `names`; DrivenetError naming `key` for an unknown name."""
+    recordings = frames["recording"].to_numpy(dtype=str)
+    unknown = sorted(set(names) - set(recordings))
+    if unknown:
+        known = ", ".join(sorted(set(recordings)))
+        raise DrivenetError(
+            f"train.{key}: no recording named {', '.join(unknown)} in the data; it has {known}"
+        )
+    return np.isin(recordings, list(names))
+
+
+def split_parts(frames: pd.DataFrame, settings: SplitSettings) -> np.ndarray:
+    """int8 (N,): TRAIN, VAL or TEST for each row of the frame table.
+
+    Whole recordings `test_recordings` / `val_recordings` when named, else blocks: the test part
+    `test_fraction` of the rows (random stream (seed, 2)), then validation `val_fraction` of the rows
+    (random stream seed) among the rest.
+    """
+    n = len(frames)
+    part = np.full(n, TRAIN, dtype=np.int8)
+    if n == 0:
+        return part
+    longest = int(frames.groupby("recording")["frame"].nunique().max())
+
+    held_out = (
+        (TEST, "test_recordings", settings.test_fraction, np.random.default_rng([settings.seed, TEST])),
+        (VAL, "val_recordings", settings.val_fraction, np.random.default_rng(settings.seed)),
+    )
+    for which, key, fraction, rng in held_out:
+        names = getattr(settings, key)
+        if names:
+            part[recording_rows(frames, names, key)] = which
+        elif fraction > 0:
+            block = settings.block or max(1, math.ceil(fraction * longest))  # 0: one block per recording
+            part[hold_out(frames, part == TRAIN, fraction * n, block, rng)] = which
+    return part
+
+
+def runs(frames: pd.DataFrame, part: np.ndarray | None = None) -> list[np.ndarray]:
+    """Rows of consecutive frames of one recording and camera in frame order, cut wherever `part`
+    changes (without `part`: one run per recording and camera)."""
+    if part is None:
+        return sequences(frames)
+    out: list[np.ndarray] = []
+    for rows in sequences(frames):
+        out += np.split(rows, np.flatnonzero(np.diff(part[rows])) + 1)
+    return out

@@ -125,6 +125,14 @@ class Preprocess:
         x = [standardise(frame) for frame in frames]
         return np.concatenate([x[0], *(x[0] - earlier for earlier in x[1:])], axis=1) if len(x) > 1 else x[0]
 
+    def as_images(self, inputs: np.ndarray) -> np.ndarray:
+        """Flat inputs of `to_inputs` (N, k*H*W*C) laid out as images NHWC float32 (N, H, W, k*C), what a
+        convolutional network reads: channels [x_0, x_0 - x_1, ...], each block of C in the image's own
+        channel order, so a filter sees the frame and its motion at the same pixel. A view for k = 1."""
+        n, (h, w, c) = len(inputs), self.shape
+        k = inputs.shape[1] // (h * w * c)
+        return inputs.reshape(n, k, h, w, c).transpose(0, 2, 3, 1, 4).reshape(n, h, w, k * c)
+
 
 def standardise(pixels: np.ndarray) -> np.ndarray:
     """uint8 rows (N, D) -> float32 (p - mean(p)) / (std(p) + EPS) per row, p = pixels / 255."""

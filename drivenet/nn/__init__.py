@@ -1,21 +1,28 @@
 """A vectorized numpy neural network with hand-written backward passes (no autodiff)."""
 
+from drivenet.nn.conv import Conv2D, Flatten, MaxPool2D
 from drivenet.nn.encoding import BumpEncoding, ClassEncoding, Encoding, ScalarEncoding, encoding_from_spec
-from drivenet.nn.layers import Dense, Layer, Parameter, ReLU, Sigmoid, Tanh, make_activation
+from drivenet.nn.layers import ELU, Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh, make_activation
 from drivenet.nn.losses import MSELoss, SoftmaxCrossEntropy
-from drivenet.nn.network import MLP
+from drivenet.nn.network import MLP, Network, layer_from_spec
 from drivenet.nn.optim import SGD, Adam, Optimizer
 
 __all__ = [
+    "ELU",
     "MLP",
     "SGD",
     "Adam",
     "BumpEncoding",
     "ClassEncoding",
+    "Conv2D",
     "Dense",
+    "Dropout",
     "Encoding",
+    "Flatten",
     "Layer",
     "MSELoss",
+    "MaxPool2D",
+    "Network",
     "Optimizer",
     "Parameter",
     "ReLU",
@@ -24,5 +31,6 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "Tanh",
     "encoding_from_spec",
+    "layer_from_spec",
     "make_activation",
 ]

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivenet.nn.encoding import BumpEncoding, ClassEncoding, ScalarEncoding
+from drivenet.nn.layers import Dropout
 from drivenet.nn.losses import MSELoss
-from drivenet.nn.network import MLP
+from drivenet.nn.network import MLP, Network
 
 Loss = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 TOLERANCE = 1e-6
@@ -28,7 +29,7 @@ class Case:
     """One network, loss and batch whose gradients are checked."""
 
     name: str
-    net: MLP
+    net: Network
     loss: Loss
     x: np.ndarray
     target: np.ndarray
@@ -65,13 +66,23 @@ def numeric_gradient(f: Callable[[], float], array: np.ndarray, step: float = ST
 
 
 def check_case(case: Case, step: float = STEP) -> list[Result]:
-    """Largest relative error of every parameter's gradient, and of the gradient of the input."""
+    """Largest relative error of every parameter's gradient, and of the gradient of the input.
+
+    A network in training mode redraws its dropout masks from the same seed at every forward, so that
+    the loss is one fixed function of the weights.
+    """
     net, x = case.net, case.x.copy()
 
-    def loss_value() -> float:
-        return case.loss(net.forward(x), case.target)[0]
+    def forward() -> np.ndarray:
+        for layer in net.layers:
+            if isinstance(layer, Dropout):
+                layer.rng = np.random.default_rng(0)
+        return net.forward(x)
 
-    _, grad_out = case.loss(net.forward(x), case.target)
+    def loss_value() -> float:
+        return case.loss(forward(), case.target)[0]
+
+    _, grad_out = case.loss(forward(), case.target)
     input_grad = net.backward(grad_out, input_grad=True).copy()
     results = []
     for p in net.parameters():
@@ -89,12 +100,24 @@ def standard_cases(seed: int = 0, batch: int = 6) -> list[Case]:
     x = rng.normal(size=(batch, 5))
     regression_target = rng.normal(size=(batch, 3))
     steering = rng.uniform(-1, 1, size=batch)
+    images, small_images = rng.normal(size=(batch, 7, 8, 2)), rng.normal(size=(batch, 5, 6, 1))
     scalar, bump, classes = ScalarEncoding("tanh"), BumpEncoding(units=9), ClassEncoding(straight_band=0.3)
 
     def net(sizes: list[int], activation: str, output: str | None, init: str = "xavier") -> MLP:
         return MLP.build(sizes, activation, output, init=init, dtype=np.float64, seed=seed)
 
+    strided = [
+        {"filters": 3, "kernel": 3, "stride": 2, "padding": "same", "pool": 2},
+        {"filters": 4, "kernel": 2},
+    ]
+    conv = Network.build((7, 8, 2), strided, hidden=[5], outputs=3, dtype=np.float64, seed=seed)
+    dropout = Network.build(
+        (5, 6, 1), [{"filters": 2, "kernel": 2, "pool": 2}], hidden=[6], outputs=3, dtype=np.float64,
+        seed=seed, dropout=0.5, init="xavier",
+    ).train()  # fmt: skip
     return [
+        Case("conv same stride 2, pool, elu, mse", conv, MSELoss(), images, regression_target),
+        Case("conv, pool, elu, dropout (training)", dropout, MSELoss(), small_images, regression_target),
         Case("sigmoid, linear, mse", net([5, 4, 3], "sigmoid", None), MSELoss(), x, regression_target),
         Case("tanh, scalar", net([5, 4, 3, 1], "tanh", "tanh"), scalar.loss, x, scalar.encode(steering)),
         Case("relu (he), bump", net([5, 8, 9], "relu", "sigmoid", "he"), bump.loss, x, bump.encode(steering)),

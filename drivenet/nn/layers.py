@@ -1,6 +1,7 @@
 """Layers: each has `forward(x)` and its hand-written `backward(grad_out) -> grad_in` side by side.
 
-Shapes are (batch, features). A layer keeps from its last forward what its backward needs, so call
+Dense takes (batch, features); the activations and Dropout take any shape (the image layers are in
+`drivenet.nn.conv`). A layer keeps from its last forward what its backward needs, so call
 forward then backward on the same batch. For speed every layer writes into arrays it keeps between
 calls (made anew only when the batch shape changes): the array a layer returns is overwritten by its
 next call, so copy it if you want to keep it (`MLP.forward` does that for you).
@@ -31,7 +32,9 @@ class Parameter:
 
 
 class Layer:
-    """A differentiable function of a batch."""
+    """A differentiable function of a batch; `training` is set by the network's train()/eval()."""
+
+    training: bool = False
 
     def __init__(self) -> None:
         self._buffers: dict[str, np.ndarray] = {}
@@ -57,18 +60,22 @@ class Layer:
         return buf
 
 
-def init_weight(init: str, n_in: int, n_out: int, rng: np.random.Generator) -> np.ndarray:
+def init_weight(
+    init: str, n_in: int, n_out: int, rng: np.random.Generator, shape: tuple[int, ...] | None = None
+) -> np.ndarray:
     """Initial weights in float64 (so float32 and float64 networks start from the same numbers).
 
     xavier (Glorot): uniform on [-a, a] with a = sqrt(6 / (n_in + n_out)), keeps the variance of
     activations and gradients alike across sigmoid/tanh layers. he: normal with std sqrt(2 / n_in),
-    the same idea for ReLU, which zeroes half of its inputs.
+    the same idea for ReLU, which zeroes half of its inputs. n_in and n_out are the fan-in and fan-out
+    (for a convolution k*k*C and k*k*F); `shape` defaults to (n_in, n_out).
     """
+    size = shape if shape is not None else (n_in, n_out)
     if init == "xavier":
         limit = np.sqrt(6.0 / (n_in + n_out))
-        return rng.uniform(-limit, limit, size=(n_in, n_out))
+        return rng.uniform(-limit, limit, size=size)
     if init == "he":
-        return rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out))
+        return rng.normal(0.0, np.sqrt(2.0 / n_in), size=size)
     raise DrivenetError(f"unknown init {init!r} (model.init); use one of {', '.join(INITS)}")
 
 
@@ -180,21 +187,68 @@ class ReLU(Layer):
         return np.multiply(grad_out, self._y > 0, out=grad_in)
 
 
-ACTIVATIONS: dict[str, type[Layer]] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}
+class ELU(Layer):
+    """y = x for x > 0, else e^x - 1 (the exponential linear unit with alpha = 1).
+
+    Computed as max(x, e^min(x, 0) - 1): e^x - 1 >= x everywhere, and it is 0 for x > 0.
+    backward: dL/dx = g for x > 0, else g e^x = g (y + 1); both are g * min(y + 1, 1).
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = np.minimum(x, 0.0, out=self._buffer("y", x.shape, x.dtype))
+        np.expm1(y, out=y)
+        self._y = np.maximum(x, y, out=y)
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        grad_in = np.add(self._y, 1.0, out=self._buffer("grad_in", self._y.shape, self._y.dtype))
+        np.minimum(grad_in, 1.0, out=grad_in)
+        grad_in *= grad_out
+        return grad_in
+
+
+ACTIVATIONS: dict[str, type[Layer]] = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "elu": ELU}
 
 
 def make_activation(name: str) -> Layer:
-    """The activation layer called `name` (sigmoid, tanh or relu)."""
+    """The activation layer called `name` (sigmoid, tanh, relu or elu)."""
     if name not in ACTIVATIONS:
         known = ", ".join(ACTIVATIONS)
         raise DrivenetError(f"unknown activation {name!r} (model.activation); use one of {known}")
     return ACTIVATIONS[name]()
 
 
-def layer_from_spec(spec: dict[str, Any], dtype: DTypeLike = np.float32) -> Layer:
-    """Rebuild a layer from `Layer.spec()`; a Dense layer gets zero weights, to be loaded afterwards."""
-    if spec["kind"] == "dense":
-        layer = Dense(spec["n_in"], spec["n_out"], init=spec.get("init", "xavier"), dtype=dtype)
-        layer.weight.value[...] = 0
-        return layer
-    return make_activation(spec["kind"])
+class Dropout(Layer):
+    """Inverted dropout: in training, y = x * m / (1 - p) with m_i = 1 with probability 1 - p, else 0.
+
+    Each entry is zeroed with probability `rate` = p and the survivors are scaled by 1 / (1 - p), so
+    E[y] = x and evaluation needs no rescaling: outside training (and for p = 0) y = x.
+    backward: dL/dx = g * m / (1 - p) with the mask of the last forward (g itself outside training).
+    """
+
+    def __init__(self, rate: float, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= rate < 1.0:
+            raise DrivenetError(f"dropout rate {rate} (model.dropout): expected 0 <= rate < 1")
+        self.rate = rate
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self._mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not self.training or self.rate == 0.0:
+            self._mask = None
+            return x
+        mask = self._buffer("mask", x.shape, x.dtype)
+        self.rng.random(out=mask, dtype=x.dtype)
+        np.greater_equal(mask, self.rate, out=mask)  # 1 where kept, 0 where dropped
+        mask *= 1.0 / (1.0 - self.rate)
+        self._mask = mask
+        return np.multiply(x, mask, out=self._buffer("y", x.shape, x.dtype))
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        if self._mask is None:
+            return grad_out
+        return np.multiply(grad_out, self._mask, out=self._buffer("grad_in", grad_out.shape, grad_out.dtype))
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": "dropout", "rate": self.rate}

@@ -1,4 +1,8 @@
-"""The multilayer perceptron: a chain of Dense layers and activations, trained by backpropagation."""
+"""Networks: a chain of layers trained by backpropagation; `MLP` is the one whose input is flat.
+
+`Network` runs any chain of the layers in `drivenet.nn.layers` and `drivenet.nn.conv` (convolutions,
+pooling, flatten, dense, activations, dropout) on batches of shape (B, *input_shape), images NHWC.
+"""
 
 from __future__ import annotations
 
@@ -9,62 +13,134 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from drivenet.errors import DrivenetError
-from drivenet.nn.layers import Dense, Layer, Parameter, layer_from_spec, make_activation
+from drivenet.nn.conv import Conv2D, Flatten, MaxPool2D
+from drivenet.nn.layers import Dense, Dropout, Layer, Parameter, make_activation
+
+PREDICT_PATCH_BYTES = 256 * 2**20  # predict splits its batches so that a patch matrix stays below this
 
 
-class MLP:
+class Network:
     """Layers applied in order: forward runs them first to last, backward last to first (the chain rule).
 
-    The first layer must be Dense. Parameters are named `dense<k>.weight` / `dense<k>.bias`, k counting
-    the Dense layers from 0.
+    Parameters are named `conv<k>.weight` / `conv<k>.bias` and `dense<k>.weight` / `dense<k>.bias`, k
+    counting the layers of that kind from 0. A network starts in eval mode: `train()` turns dropout on,
+    `eval()` off; `predict` always runs in eval mode.
     """
 
-    def __init__(self, layers: Sequence[Layer]) -> None:
-        if not layers or not isinstance(layers[0], Dense):
-            raise ValueError("an MLP starts with a Dense layer")
+    def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int]) -> None:
         self.layers = list(layers)
-        self.dense_layers = [layer for layer in self.layers if isinstance(layer, Dense)]
-        for k, dense in enumerate(self.dense_layers):
-            dense.weight.name = f"dense{k}.weight"
-            dense.bias.name = f"dense{k}.bias"
-        self.dtype = self.dense_layers[0].weight.value.dtype
+        self.input_shape = tuple(int(size) for size in input_shape)
+        trainable = [i for i, layer in enumerate(self.layers) if layer.parameters()]
+        if not trainable:
+            raise ValueError("a network needs at least one layer with parameters")
+        self._first_trainable = trainable[0]
+        for kind, group in (("conv", self.conv_layers), ("dense", self.dense_layers)):
+            for k, layer in enumerate(group):
+                layer.weight.name = f"{kind}{k}.weight"
+                layer.bias.name = f"{kind}{k}.bias"
+        self.dtype = self.layers[trainable[0]].parameters()[0].value.dtype
+        self.shapes()  # every layer fits its input
+        self.eval()
 
     @classmethod
     def build(
         cls,
-        sizes: Sequence[int],
-        activation: str = "sigmoid",
+        input_shape: Sequence[int],
+        conv: Sequence[dict[str, Any]] = (),
+        hidden: Sequence[int] = (),
+        outputs: int = 1,
+        activation: str = "elu",
         output_activation: str | None = None,
-        init: str = "xavier",
+        init: str = "he",
         dtype: DTypeLike = np.float32,
         seed: int = 0,
-    ) -> MLP:
-        """Dense layers of the given sizes (inputs first), `activation` after each hidden one.
+        dropout: float = 0.0,
+    ) -> Network:
+        """Convolutions, then Flatten and dense layers: `hidden` units, then `outputs` units.
 
-        `output_activation` (sigmoid, tanh, relu or None for a linear output) follows the last layer.
+        Each entry of `conv` is {"filters", "kernel", "stride" (1), "padding" ("valid" or "same"),
+        "pool" (0: none, else a max pool of that size after the activation)}. `activation` follows every
+        convolution and hidden dense layer, Dropout(`dropout`) each hidden dense layer when > 0, and
+        `output_activation` (or nothing, for a linear output) the last layer. Input images are NHWC
+        (H, W, C); without `conv` the input may be any shape and is flattened.
         """
-        if len(sizes) < 2:
-            raise ValueError(f"sizes needs at least inputs and outputs, got {list(sizes)}")
         rng = np.random.default_rng(seed)
+        shape = tuple(int(size) for size in input_shape)
         layers: list[Layer] = []
+        for i, entry in enumerate(conv):
+            unknown = set(entry) - {"filters", "kernel", "stride", "padding", "pool"}
+            if unknown or "filters" not in entry or "kernel" not in entry:
+                raise DrivenetError(
+                    f"model.conv[{i}] = {dict(entry)}: expected filters, kernel and optionally stride, "
+                    "padding, pool"
+                )
+            if len(shape) != 3:
+                raise DrivenetError(f"convolutions need (height, width, channels) inputs, got {list(shape)}")
+            layer = Conv2D(
+                shape[2], int(entry["filters"]), int(entry["kernel"]), int(entry.get("stride", 1)),
+                entry.get("padding", "valid"), init=init, dtype=dtype, rng=rng,
+            )  # fmt: skip
+            shape = layer.output_shape(shape[0], shape[1])
+            layers += [layer, make_activation(activation)]
+            if entry.get("pool", 0):
+                pool = MaxPool2D(int(entry["pool"]))
+                shape = pool.output_shape(*shape)
+                layers.append(pool)
+        if len(shape) > 1:
+            layers.append(Flatten())
+        sizes = [int(np.prod(shape)), *hidden, outputs]
+        if min(sizes) < 1:
+            raise DrivenetError(f"dense layer sizes {sizes} (model.hidden): each needs at least one unit")
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Dense(n_in, n_out, init=init, dtype=dtype, rng=rng))
-            last = i == len(sizes) - 2
-            name = output_activation if last else activation
-            if name is not None:
-                layers.append(make_activation(name))
-        return cls(layers)
+            if i < len(sizes) - 2:
+                layers.append(make_activation(activation))
+                if dropout > 0:
+                    layers.append(Dropout(dropout, rng=np.random.default_rng(rng.integers(2**63))))
+            elif output_activation is not None:
+                layers.append(make_activation(output_activation))
+        return cls(layers, input_shape)
 
     @property
-    def sizes(self) -> list[int]:
-        """Units per Dense layer boundary: inputs, hidden..., outputs."""
-        return [self.dense_layers[0].n_in] + [dense.n_out for dense in self.dense_layers]
+    def conv_layers(self) -> list[Conv2D]:
+        return [layer for layer in self.layers if isinstance(layer, Conv2D)]
+
+    @property
+    def dense_layers(self) -> list[Dense]:
+        return [layer for layer in self.layers if isinstance(layer, Dense)]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.dense_layers[-1].n_out
+
+    @property
+    def training(self) -> bool:
+        return self._training
+
+    def train(self, mode: bool = True) -> Network:
+        """Training mode (dropout active) when `mode`, else eval mode; returns the network."""
+        self._training = mode
+        for layer in self.layers:
+            layer.training = mode
+        return self
+
+    def eval(self) -> Network:
+        return self.train(False)
+
+    def seed_dropout(self, seed: int) -> None:
+        """Draw the dropout masks from here on from `seed` (e.g. seed + epoch, for an exact resume)."""
+        for k, layer in enumerate(self.layers):
+            if isinstance(layer, Dropout):
+                layer.rng = np.random.default_rng([seed, k])
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """The network's outputs for a batch x of shape (batch, inputs), as a new array."""
+        """The outputs for a batch x of shape (B, *input_shape) or (B, prod(input_shape)), as a new array."""
         x = np.asarray(x, dtype=self.dtype)
-        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
-            raise ValueError(f"expected inputs of shape (batch, {self.sizes[0]}), got {x.shape}")
+        if x.shape[1:] != self.input_shape:
+            if x.ndim != 2 or x.shape[1] != int(np.prod(self.input_shape)):
+                shape = ", ".join(map(str, self.input_shape))
+                raise ValueError(f"expected inputs of shape (batch, {shape}), got {x.shape}")
+            x = x.reshape(len(x), *self.input_shape)
         for layer in self.layers:
             x = layer.forward(x)
         return x.copy()
@@ -72,34 +148,87 @@ class MLP:
     def backward(self, grad_out: np.ndarray, input_grad: bool = False) -> np.ndarray | None:
         """Given dL/d(outputs) of the last forward, fill every parameter's `.grad` (overwriting it).
 
-        Returns dL/d(inputs) when `input_grad` is True (e.g. for saliency maps), else None.
+        Returns dL/d(inputs), shaped (B, *input_shape), when `input_grad` is True (e.g. for saliency
+        maps), else None: then the first layer with parameters skips its input gradient and the layers
+        before it are not run backward at all.
         """
         grad = np.asarray(grad_out, dtype=self.dtype)
-        for layer in reversed(self.layers[1:]):
-            grad = layer.backward(grad)
-        return self.layers[0].backward(grad, input_grad=input_grad)
+        first = 0 if input_grad else self._first_trainable
+        for i in range(len(self.layers) - 1, first, -1):
+            grad = self.layers[i].backward(grad)
+        if input_grad:
+            return self.layers[0].backward(grad)
+        self.layers[first].backward(grad, input_grad=False)  # type: ignore[call-arg]
+        return None
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Outputs for many inputs, computed `batch_size` rows at a time to bound memory.
+        """Outputs for many inputs in eval mode, computed `batch_size` rows at a time to bound memory
+        (fewer when the convolutions' patch matrices would pass PREDICT_PATCH_BYTES).
 
         Like any forward, it replaces what backward would use: call it between training steps.
         """
         x = np.asarray(x)
-        parts = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts) if parts else np.empty((0, self.sizes[-1]), self.dtype)
+        batch_size = max(1, min(batch_size, PREDICT_PATCH_BYTES // max(self.patch_bytes(), 1)))
+        mode = self.training
+        self.eval()
+        try:
+            parts = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        finally:
+            self.train(mode)
+        return np.concatenate(parts) if parts else np.empty((0, self.n_outputs), self.dtype)
+
+    def shapes(self) -> list[tuple[int, ...]]:
+        """The shape of one example before the first layer and after each layer.
+
+        Raises ValueError where a layer does not fit what it is given (a corrupt spec).
+        """
+        shapes = [self.input_shape]
+        for k, layer in enumerate(self.layers):
+            shape = shapes[-1]
+            images = len(shape) == 3 and (not isinstance(layer, Conv2D) or shape[2] == layer.channels)
+            if isinstance(layer, Conv2D | MaxPool2D) and not images:
+                raise ValueError(f"layer {k} ({layer.spec()['kind']}) does not fit inputs of shape {shape}")
+            if isinstance(layer, Dense) and shape != (layer.n_in,):
+                raise ValueError(f"layer {k} (dense) takes {layer.n_in} inputs, not shape {shape}")
+            if isinstance(layer, Conv2D):
+                shape = layer.output_shape(shape[0], shape[1])
+            elif isinstance(layer, MaxPool2D):
+                shape = layer.output_shape(*shape)
+            elif isinstance(layer, Flatten):
+                shape = (int(np.prod(shape)),)
+            elif isinstance(layer, Dense):
+                shape = (layer.n_out,)
+            shapes.append(shape)
+        return shapes
+
+    def patch_bytes(self) -> int:
+        """Bytes of the largest convolution patch matrix per input (0 without convolutions)."""
+        shapes = self.shapes()
+        sizes = [
+            int(np.prod(shapes[k + 1][:2])) * layer.kernel**2 * layer.channels * self.dtype.itemsize
+            for k, layer in enumerate(self.layers)
+            if isinstance(layer, Conv2D)
+        ]
+        return max(sizes, default=0)
 
     def spec(self) -> dict[str, Any]:
-        """The architecture as JSON-able data: `{"layers": [{"kind": "dense", "n_in": .., ...}, ...]}`."""
-        return {"layers": [layer.spec() for layer in self.layers]}
+        """The architecture as JSON-able data: `{"input_shape": [...], "layers": [{"kind": ..}, ...]}`."""
+        return {"input_shape": list(self.input_shape), "layers": [layer.spec() for layer in self.layers]}
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], dtype: DTypeLike = np.float32) -> MLP:
-        """An MLP with the architecture of `spec` and zero weights; load its weights with load_state_dict."""
+    def from_spec(cls, spec: dict[str, Any], dtype: DTypeLike = np.float32) -> Network:
+        """A network with the architecture of `spec` and zero weights; load its weights with load_state_dict.
+
+        A spec without input_shape (saved before convolutions existed) is a flat network: an MLP.
+        """
         try:
-            return cls([layer_from_spec(layer, dtype) for layer in spec["layers"]])
+            layers = [layer_from_spec(layer, dtype) for layer in spec["layers"]]
+            if "input_shape" not in spec:
+                return MLP(layers)
+            return cls(layers, spec["input_shape"])
         except (KeyError, TypeError, ValueError) as err:
             raise DrivenetError(f"invalid network spec {spec!r} ({err}); re-create the model file") from None
 
@@ -128,4 +257,65 @@ class MLP:
 
     def __repr__(self) -> str:
         kinds = " -> ".join(type(layer).__name__ for layer in self.layers)
-        return f"MLP({'-'.join(map(str, self.sizes))}: {kinds}, {self.dtype})"
+        shape = "x".join(map(str, self.input_shape))
+        return f"{type(self).__name__}({shape}: {kinds}, {self.dtype})"
+
+
+class MLP(Network):
+    """A network of Dense layers and activations on flat inputs (B, n_in); the first layer is Dense."""
+
+    def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int] | None = None) -> None:
+        if not layers or not isinstance(layers[0], Dense):
+            raise ValueError("an MLP starts with a Dense layer")
+        super().__init__(layers, input_shape if input_shape is not None else (layers[0].n_in,))
+
+    @classmethod
+    def build(  # type: ignore[override]
+        cls,
+        sizes: Sequence[int],
+        activation: str = "sigmoid",
+        output_activation: str | None = None,
+        init: str = "xavier",
+        dtype: DTypeLike = np.float32,
+        seed: int = 0,
+    ) -> MLP:
+        """Dense layers of the given sizes (inputs first), `activation` after each hidden one.
+
+        `output_activation` (sigmoid, tanh, relu, elu or None for a linear output) follows the last layer.
+        """
+        if len(sizes) < 2:
+            raise ValueError(f"sizes needs at least inputs and outputs, got {list(sizes)}")
+        net = Network.build(
+            (sizes[0],), hidden=sizes[1:-1], outputs=sizes[-1], activation=activation,
+            output_activation=output_activation, init=init, dtype=dtype, seed=seed,
+        )  # fmt: skip
+        return cls(net.layers)
+
+    @property
+    def sizes(self) -> list[int]:
+        """Units per Dense layer boundary: inputs, hidden..., outputs."""
+        return [self.dense_layers[0].n_in] + [dense.n_out for dense in self.dense_layers]
+
+
+def layer_from_spec(spec: dict[str, Any], dtype: DTypeLike = np.float32) -> Layer:
+    """Rebuild a layer from `Layer.spec()`; a layer with weights gets zero weights, to load afterwards."""
+    kind = spec["kind"]
+    layer: Layer
+    if kind == "dense":
+        layer = Dense(spec["n_in"], spec["n_out"], init=spec.get("init", "xavier"), dtype=dtype)
+    elif kind == "conv2d":
+        layer = Conv2D(
+            spec["channels"], spec["filters"], spec["kernel"], spec["stride"], spec["padding"],
+            init=spec.get("init", "he"), dtype=dtype,
+        )  # fmt: skip
+    elif kind == "maxpool2d":
+        return MaxPool2D(spec["size"])
+    elif kind == "flatten":
+        return Flatten()
+    elif kind == "dropout":
+        return Dropout(spec["rate"])
+    else:
+        return make_activation(kind)
+    for p in layer.parameters():
+        p.value[...] = 0
+    return layer

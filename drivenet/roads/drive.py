@@ -1,5 +1,8 @@
 """Closed-loop driving: the steering callback sees each rendered frame and its answer moves the car.
 
+A loop given the model's `Preprocess` renders only what the model sees (`drivenet.roads.view`), and
+a full camera frame only when asked for one (`camera_frame`, for the frames of a film).
+
 When the car strays more than `takeover_offset` metres from the lane centre, a safety driver takes
 over and puts it back on the centre line. NVIDIA scored its PilotNet drives by the share of time the
 car was not being helped, charging 6 seconds per intervention:
@@ -13,11 +16,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from drivenet.data.transform import Preprocess
 from drivenet.roads.car import advance
 from drivenet.roads.renderer import Camera, Look, RoadRenderer
 from drivenet.roads.track import Track, random_track
+from drivenet.roads.view import ModelView
+from drivenet.training.checkpoint import ClipStream, SteeringModel
 
-Steer = Callable[[np.ndarray], float]  # frame uint8 (H, W, 3) RGB -> steering in [-1, 1]
+Steer = Callable[[np.ndarray], float]  # what the loop renders (see ClosedLoop.frame) -> steering in [-1, 1]
 Watch = Callable[["ClosedLoop", np.ndarray, float], None]  # (loop, frame, steering) before each step
 
 SECONDS_PER_TAKEOVER = 6.0
@@ -57,8 +63,23 @@ def drive_track(km: float, seed: int) -> Track:
     return random_track(km * 1000.0 + 2 * RoadRenderer.view_distance, np.random.default_rng([seed, 5]))
 
 
+def model_steering(model: SteeringModel) -> Steer:
+    """Steering by `model` from its own inputs, the preprocessed images uint8 (H, W, C) of a loop with
+    `view=model.preprocess`; a motion model reads each with the ones before it."""
+    stream = ClipStream(model)
+
+    def steer(image: np.ndarray) -> float:
+        return float(model.steer_inputs(stream.clips(image[None]))[0])
+
+    return steer
+
+
 class ClosedLoop:
-    """A car on a track, seen by a camera; `step` moves it and calls for a takeover when needed."""
+    """A car on a track, seen by a camera; `step` moves it and calls for a takeover when needed.
+
+    With `view` (a model's preprocessing) the steering sees the model's input images, rendered
+    directly; without it, full camera frames.
+    """
 
     def __init__(
         self,
@@ -68,19 +89,28 @@ class ClosedLoop:
         speed: float = 10.0,
         dt: float = 0.1,
         takeover_offset: float = 1.0,
+        view: Preprocess | None = None,
     ) -> None:
         self.track, self.renderer = track, RoadRenderer(camera)
+        self.view = ModelView(self.renderer.camera, view) if view is not None else None
         self.speed, self.dt, self.takeover_offset = speed, dt, takeover_offset
         self.rng = np.random.default_rng([seed, 6])
+        self.film_rng = np.random.default_rng([seed, 7])  # noise of camera frames, apart from the drive's
         self.s, self.pose, self.offset = START, track.place(START), 0.0
         self.look, self.look_until = Look(), 0.0
         self.takeovers = 0
 
     def frame(self) -> np.ndarray:
-        """What the camera sees now: uint8 (H, W, 3); the appearance changes every LOOK_EVERY metres."""
+        """What the steering sees now: the model's input uint8 (h, w, C) with a view, else the camera
+        frame uint8 (H, W, 3); the appearance changes every LOOK_EVERY metres."""
         if self.s >= self.look_until:
             self.look, self.look_until = Look.random(self.rng), self.s + LOOK_EVERY
-        return self.renderer.render(self.track, self.pose, self.s, self.look, self.rng)
+        draw = self.view or self.renderer
+        return draw.render(self.track, self.pose, self.s, self.look, self.rng)
+
+    def camera_frame(self) -> np.ndarray:
+        """The full camera frame uint8 (H, W, 3) now, e.g. for a film; the drive goes on the same."""
+        return self.renderer.render(self.track, self.pose, self.s, self.look, self.film_rng)
 
     def step(self, steering: float) -> float:
         """Drive for dt seconds with `steering`; returns the offset (m) reached before any takeover."""

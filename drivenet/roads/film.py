@@ -20,7 +20,8 @@ CAR_COLOUR, ROAD_COLOUR = (255, 60, 60), (230, 230, 230)
 
 
 class DriveFilm:
-    """A `watch` for `ClosedLoop.run` that keeps every `every`-th step, up to `max_frames` frames."""
+    """A `watch` for `ClosedLoop.run` that keeps every `every`-th step, up to `max_frames` frames; only
+    the kept steps render a full camera frame."""
 
     def __init__(self, track: Track, every: int = 2, max_frames: int = 150) -> None:
         self.every, self.max_frames, self.dt = every, max_frames, 0.1
@@ -43,7 +44,7 @@ class DriveFilm:
         self.steps, self.dt = self.steps + 1, loop.dt
         if (self.steps - 1) % self.every or len(self.frames) >= self.max_frames:
             return
-        image = overlay(frame, steering, pursuit_steering(loop.track, loop.pose, loop.s))
+        image = overlay(loop.camera_frame(), steering, pursuit_steering(loop.track, loop.pose, loop.s))
         inset = self.map.copy()
         cx, cy = self.to_map(loop.pose.x, loop.pose.y)
         ImageDraw.Draw(inset).ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=CAR_COLOUR)

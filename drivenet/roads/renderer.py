@@ -19,6 +19,7 @@ import numpy as np
 from drivenet.roads.track import Pose, Track
 
 LUMA = np.array([0.299, 0.587, 0.114])  # grey value of an RGB colour (ITU-R 601)
+NOISE_SEED = 20240  # the bank of sensor-noise deviates every renderer draws windows from
 
 
 @dataclass(frozen=True)
@@ -104,30 +105,54 @@ def _rgb(values: np.ndarray | list[float]) -> tuple[float, float, float]:
     return r, g, b
 
 
-def coverage(half_width: float | np.ndarray, d: np.ndarray, footprint: np.ndarray) -> np.ndarray:
-    """Share of a pixel lying within `half_width` of the centre: a linear ramp one footprint wide."""
-    return np.clip((half_width - d) / footprint + 0.5, 0.0, 1.0)
+def noise_bank(size: int) -> np.ndarray:
+    """Standard normal deviates float32, 1.5 x `size` of them, always the same: sensor noise is a window
+    of these at a random offset, since drawing fresh ones would take longer than drawing the frame."""
+    return np.random.default_rng(NOISE_SEED).standard_normal(size + size // 2, np.float32)
+
+
+def noise_window(bank: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """A window of `bank` in `shape`, at an offset drawn from `rng` (a read-only view)."""
+    size = int(np.prod(shape))
+    offset = int(rng.integers(len(bank) - size + 1))
+    return bank[offset : offset + size].reshape(shape)
 
 
 class RoadRenderer:
-    """Renders uint8 RGB frames of a track seen from a camera at any pose; row geometry is precomputed."""
+    """Renders frames of a track seen from a camera at any pose; everything that depends on the row
+    only is precomputed.
+
+    By default every pixel of the camera is drawn. `rows` (pixel-centre coordinates in the camera's
+    frame, e.g. 48.5) and `columns` (a count spread evenly over the full width) draw a coarser or finer
+    grid of the same view instead; each sample then blends edges over its own footprint.
+    """
 
     view_distance = 120.0  # metres of road ahead that are drawn
 
-    def __init__(self, camera: Camera | None = None) -> None:
+    def __init__(
+        self, camera: Camera | None = None, rows: np.ndarray | None = None, columns: int = 0
+    ) -> None:
         self.camera = cam = camera or Camera()
         f, alpha = cam.focal, cam.pitch
-        b = (np.arange(cam.height) + 0.5 - cam.height / 2) / f
-        fall = b * np.cos(alpha) + np.sin(alpha)
-        self.ground_rows = np.flatnonzero(fall > 1e-6)  # rows that see the ground
-        t = cam.mount_height / fall[self.ground_rows]
-        self.distance = (t * (np.cos(alpha) - b[self.ground_rows] * np.sin(alpha))).astype(np.float32)
-        self.across = (t[:, None] / f * (np.arange(cam.width) + 0.5 - cam.width / 2)).astype(np.float32)
-        self.footprint = (t / f).astype(np.float32)  # metres one pixel spans sideways, per ground row
-        depth = np.abs(np.gradient(self.distance)) if len(self.distance) > 1 else self.distance
-        self.depth_footprint = depth.astype(np.float32)  # metres one pixel spans forward, per row
-        sky_rows = np.flatnonzero(fall <= 1e-6)  # 1 at the horizon, less towards the top: the glow of haze
-        self.sky_shade = np.clip(1.0 - (sky_rows.max(initial=0) - sky_rows) / max(cam.height, 1), 0.0, 1.0)
+        v = np.arange(cam.height) + 0.5 if rows is None else np.asarray(rows, np.float64)
+        spacing = cam.width / columns if columns else 1.0  # camera pixels between sample columns
+        u = (np.arange(columns or cam.width) + 0.5) * spacing
+        self.shape = (len(v), len(u))
+        fall = (v - cam.height / 2) / f * np.cos(alpha) + np.sin(alpha)
+        ground = fall > 1e-6  # rows that see the ground: all below the horizon
+        self.sky_rows = int(np.count_nonzero(~ground))
+        t = cam.mount_height / fall[ground]
+        b = (v[ground] - cam.height / 2) / f
+        self.distance = (t * (np.cos(alpha) - b * np.sin(alpha))).astype(np.float32)
+        self.sample_width = (t / f * spacing).astype(np.float32)  # metres one sample spans sideways
+        self.columns = ((u - cam.width / 2) / spacing).astype(np.float32)  # in sample widths from centre
+        # metres one camera pixel spans forward: |dZ/dv| = h / (f g_v²)
+        self.depth_footprint = (cam.mount_height / (f * fall[ground] ** 2)).astype(np.float32)
+        pixel_fall = (np.arange(cam.height) + 0.5 - cam.height / 2) / f * np.cos(alpha) + np.sin(alpha)
+        last_sky = np.flatnonzero(pixel_fall <= 1e-6).max(initial=0)  # haze glows towards the horizon
+        sky_v = v[~ground]
+        self.sky_shade = np.clip(1.0 - (last_sky + 0.5 - sky_v) / cam.height, 0.0, 1.0).astype(np.float32)
+        self.noise_bank = noise_bank(self.shape[0] * self.shape[1] * 3)
 
     def road_in_view(self, track: Track, pose: Pose, s: float) -> dict[str, np.ndarray]:
         """The centreline ahead in the car's frame, cut where it stops running away from the camera.
@@ -151,42 +176,101 @@ class RoadRenderer:
         }
 
     def render(self, track: Track, pose: Pose, s: float, look: Look, rng: np.random.Generator) -> np.ndarray:
-        """The camera frame uint8 (H, W, 3) at `pose`, whose nearest centreline point is at arc length `s`."""
-        cam = self.camera
-        image = np.empty((cam.height, cam.width, 3), np.float32)
-        sky, horizon_colour = np.array(look.sky, np.float32), np.array(look.sky, np.float32) * 0.85 + 0.15
-        near = self.sky_shade[:, None, None]
-        image[: len(self.sky_shade)] = horizon_colour * near + sky * (1 - near)
-        image[self.ground_rows] = self._ground(track, pose, s, look, horizon_colour)
-        image = (image - 0.5) * look.contrast + 0.5
-        image *= look.gain * np.array(look.cast, np.float32)
-        image += look.noise * rng.standard_normal(image.shape, dtype=np.float32)
-        return (np.clip(image, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+        """The camera frame uint8 (H, W, 3) at `pose`, whose nearest centreline point is at arc length `s`.
 
-    def _ground(self, track: Track, pose: Pose, s: float, look: Look, haze_colour: np.ndarray) -> np.ndarray:
-        """Colours (rows, W, 3) of the ground rows: off-road texture, shoulder, road, edge lines, haze."""
+        Sensor noise is a window of a fixed bank of normal deviates, at an offset drawn from `rng`.
+        """
+        image = self.shade(track, pose, s, look)
+        if look.noise > 0:
+            image += noise_window(self.noise_bank, image.shape, rng) * np.float32(look.noise * 255)
+        np.clip(image, 0.0, 255.0, out=image)
+        image += 0.5
+        return image.astype(np.uint8)
+
+    def shade(self, track: Track, pose: Pose, s: float, look: Look) -> np.ndarray:
+        """Noise-free grey levels float32 (rows, columns, 3), 0..255 before clipping.
+
+        Every step after the blend of paints is affine per row and channel (haze, contrast, gain,
+        colour cast): A(c) = c·L + K. The blend weights m_k sum to 1, so A(Σ m_k paint_k) =
+        Σ m_k A(paint_k): one matrix product of the weight maps with the per-row paints.
+        """
+        image = np.empty((*self.shape, 3), np.float32)
+        sky_v = len(self.sky_shade)
+        linear, constant = self._tone(look, np.zeros(sky_v, np.float32))
+        sky, haze_colour = np.array(look.sky, np.float32), np.array(look.sky, np.float32) * 0.85 + 0.15
+        near = self.sky_shade[:, None]
+        image[:sky_v] = ((haze_colour * near + sky * (1 - near)) * linear + constant)[:, None, :]
+        if sky_v < self.shape[0]:
+            weights, texture_row = self._paint_weights(track, pose, s, look)
+            haze = (1.0 - np.exp(-self.distance / look.visibility)).astype(np.float32)
+            linear, constant = self._tone(look, haze, haze_colour)
+            paints = [look.ground, look.shoulder, look.road, look.line]
+            per_row = np.stack([np.array(paint, np.float32) * linear + constant for paint in paints], axis=1)
+            texture = (np.array(look.ground, np.float32) * linear * texture_row[:, None])[:, None]
+            np.matmul(weights, np.concatenate([per_row, texture], axis=1), out=image[sky_v:])
+        return image
+
+    def _tone(
+        self, look: Look, haze: np.ndarray, haze_colour: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per row and channel (L, K) of the affine tone A(c) = c·L + K, in grey levels: haze blends
+        towards `haze_colour`, then contrast about mid-grey, gain and colour cast."""
+        scale = np.float32(look.contrast * look.gain * 255) * np.array(look.cast, np.float32)
+        linear = (1 - haze)[:, None] * scale
+        hazed = 0 if haze_colour is None else haze[:, None] * haze_colour
+        constant = (
+            ((hazed - 0.5) * look.contrast + 0.5)
+            * np.float32(look.gain * 255)
+            * np.array(look.cast, np.float32)
+        )
+        return linear.astype(np.float32), np.broadcast_to(constant, linear.shape).astype(np.float32)
+
+    def _paint_weights(self, track: Track, pose: Pose, s: float, look: Look) -> tuple[np.ndarray, np.ndarray]:
+        """Weights float32 (ground rows, columns, 5) of ground, shoulder, road and line paint plus the
+        texture term, and the texture's per-row amplitude.
+
+        A sample at distance d from the road centre (d = |X - c|·cos φ) is covered by a band of half
+        width w by a share clip((w - d)/foot + ½, 0, 1), foot the sample's width across the road.
+        """
         road = self.road_in_view(track, pose, s)
         z = self.distance
-        visible = z <= road["Z"][-1]
         centre = np.interp(z, road["Z"], road["X"])
-        phi = np.interp(z, road["Z"], road["phi"])
-        half = (np.interp(z, road["Z"], road["width"]) / 2).astype(np.float32)[:, None]
-        along = np.interp(z, road["Z"], road["s"]).astype(np.float32)[:, None]
-        cos = np.abs(np.cos(phi)).astype(np.float32)[:, None]
-        d = np.abs(self.across - centre.astype(np.float32)[:, None]) * cos
-        d[~visible] = 1e4  # beyond the drawn road: plain ground
-        foot = np.maximum(self.footprint[:, None] * cos, 1e-3)
+        cos = np.abs(np.cos(np.interp(z, road["Z"], road["phi"]))).astype(np.float32)
+        half = (np.interp(z, road["Z"], road["width"]) / 2).astype(np.float32)
+        along = np.interp(z, road["Z"], road["s"]).astype(np.float32)
+        foot = np.maximum(self.sample_width * cos, np.float32(1e-3))
+        # d / foot = |u - c/sample_width| · sample_width·cos/foot, with u the column in sample widths
+        span = np.abs(self.columns - (centre / self.sample_width).astype(np.float32)[:, None])
+        span *= (self.sample_width * cos / foot)[:, None]
+        beyond = z > road["Z"][-1]
+        span[beyond] = (1e4 / foot[beyond])[:, None]  # beyond the drawn road: plain ground
+
+        def covered(width: np.ndarray) -> np.ndarray:
+            share = (width / foot + np.float32(0.5))[:, None] - span
+            return np.clip(share, 0.0, 1.0, out=share)
+
+        weights = np.empty((*span.shape, 5), np.float32)
+        road_share, shoulder_share = covered(half), covered(half + np.float32(look.shoulder_width))
+        if look.edge_lines:
+            line = covered(half - np.float32(0.1))
+            line -= covered(half - np.float32(0.25))
+            weights[..., 3] = line
+            kept = 1 - line
+        else:
+            weights[..., 3] = 0
+            kept = np.ones_like(span)
+        np.multiply(road_share, kept, out=weights[..., 2])
+        kept -= weights[..., 2]  # (1 - road)(1 - line)
+        np.multiply(shoulder_share, kept, out=weights[..., 1])
+        np.subtract(kept, weights[..., 1], out=weights[..., 0])  # (1 - shoulder)(1 - road)(1 - line)
 
         scale, (p1, p2) = look.texture_scale, look.texture_phase
-        blur = np.clip(1.0 - self.depth_footprint / scale, 0.0, 1.0)[:, None]
-        pattern = np.sin(2 * np.pi * d / scale + p1) * np.sin(2 * np.pi * along / (1.7 * scale) + p2)
-        colour = np.array(look.ground, np.float32) * (1.0 + look.texture * blur * pattern)[..., None]
-
-        for width, paint in ((half + look.shoulder_width, look.shoulder), (half, look.road)):
-            share = coverage(width, d, foot)[..., None]
-            colour = colour * (1 - share) + np.array(paint, np.float32) * share
-        if look.edge_lines:
-            line = (coverage(half - 0.1, d, foot) - coverage(half - 0.25, d, foot))[..., None]
-            colour = colour * (1 - line) + np.array(look.line, np.float32) * line
-        haze = (1.0 - np.exp(-z / look.visibility))[:, None, None]
-        return colour * (1 - haze) + haze_colour * haze
+        blur = np.clip(1.0 - self.depth_footprint / scale, 0.0, 1.0)
+        amplitude = (look.texture * blur * np.sin(2 * np.pi * along / (1.7 * scale) + p2)).astype(np.float32)
+        if look.texture > 0:
+            span *= (2 * np.pi * foot / scale)[:, None]
+            span += np.float32(p1)
+            np.multiply(np.sin(span, out=span), weights[..., 0], out=weights[..., 4])
+        else:
+            weights[..., 4] = 0
+        return weights, amplitude

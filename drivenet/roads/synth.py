@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from drivenet.errors import DrivenetError
-from drivenet.io import atomic_write, prepare_output_dir, write_text
+from drivenet.io import prepare_output_dir, write_text
 from drivenet.roads.car import pursuit_steering
 from drivenet.roads.renderer import Camera, Look, RoadRenderer
 from drivenet.roads.track import random_track
@@ -69,7 +69,8 @@ def write_recording(
 
     `IMG/center_NNNNN.jpg` holds the frames (JPEG quality 95) and `driving_log.csv` names them with
     relative paths; the left and right camera columns are empty, since only the centre camera is
-    rendered. The log is written last, so an interrupted run leaves no half-listed recording.
+    rendered. The log is written last and atomically, so an interrupted run leaves no half-listed
+    recording; the images, listed nowhere until then, are written straight into the new folder.
     """
     if count < 1:
         raise DrivenetError(f"--frames {count}: need at least 1 frame")
@@ -78,7 +79,12 @@ def write_recording(
     rows = [LOG_HEADER]
     for i, (frame, steering) in enumerate(labelled_frames(count, seed, camera)):
         name = f"IMG/center_{i:05d}.jpg"
-        atomic_write(out / name, lambda tmp, f=frame: Image.fromarray(f).save(tmp, format="JPEG", quality=95))
+        try:
+            Image.fromarray(frame).save(out / name, format="JPEG", quality=95)
+        except OSError as err:
+            raise DrivenetError(
+                f"cannot write {out / name}: {err.strerror or err}; choose another folder"
+            ) from None
         rows.append(f"{name},,,{steering:.6f},0.3,0,{SPEED_MPH}")
         if progress is not None:
             progress(i + 1)

@@ -21,7 +21,7 @@ from drivenet.data.dataset import clips, earlier_rows
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
 from drivenet.io import check_kind, load_npz, save_npz
-from drivenet.nn import MLP, BumpEncoding, ClassEncoding, Encoding, ScalarEncoding, encoding_from_spec
+from drivenet.nn import BumpEncoding, ClassEncoding, Encoding, Network, ScalarEncoding, encoding_from_spec
 
 KIND = "drivenet-steering-model"
 VERSION = 1
@@ -61,10 +61,12 @@ class SteeringModel:
     """A network plus the two maps around it: preprocessing in front, steering decoding behind.
 
     With `motion_gaps` (g_1, ..., g_m) the network reads clips: each frame with the frames g_j earlier.
-    `meta` holds the run's config, `frame_size` and what `save` was given (epoch, training state...).
+    A network with convolutions reads each clip as an image (H, W, (1 + m) * C) (`Preprocess.as_images`),
+    one of dense layers only as the flat vector of `Preprocess.to_inputs`. `meta` holds the run's config,
+    `frame_size` and what `save` was given (epoch, training state...).
     """
 
-    net: MLP
+    net: Network
     encoding: Encoding
     preprocess: Preprocess
     meta: dict[str, Any] = field(default_factory=dict)
@@ -82,9 +84,15 @@ class SteeringModel:
         size = self.meta.get("frame_size")
         return None if size is None else (int(size[0]), int(size[1]))
 
+    @property
+    def reads_images(self) -> bool:
+        """True when the network reads image-shaped inputs (it starts with convolutions)."""
+        return len(self.net.input_shape) == 3
+
     @classmethod
     def build(cls, config: Config, preprocess: Preprocess) -> SteeringModel:
-        """A freshly initialised model: H*W*C inputs, hidden sizes from `[model]`, seed from `[train]`."""
+        """A freshly initialised model from `[model]` (seed from `[train]`): the convolutions `model.conv`
+        on (H, W, (1 + m) * C) images, or none on the flat H*W*(1 + m)*C inputs, then the hidden layers."""
         model_cfg = config["model"]
         if model_cfg["dtype"] not in ("float32", "float64"):
             raise DrivenetError(f"model.dtype = {model_cfg['dtype']!r}: expected float32 or float64")
@@ -94,14 +102,19 @@ class SteeringModel:
         if any(gap < 1 for gap in gaps):
             raise DrivenetError(f"data.motion_gaps = {list(gaps)}: each gap must be at least 1 frame")
         encoding = encoding_from_config(config)
-        sizes = [int(np.prod(preprocess.shape)) * (1 + len(gaps)), *model_cfg["hidden"], encoding.n_outputs]
-        net = MLP.build(
-            sizes,
+        height, width, channels = preprocess.shape
+        image = (height, width, channels * (1 + len(gaps)))
+        net = Network.build(
+            image if model_cfg["conv"] else (int(np.prod(image)),),
+            conv=model_cfg["conv"],
+            hidden=model_cfg["hidden"],
+            outputs=encoding.n_outputs,
             activation=model_cfg["activation"],
             output_activation=encoding.output_activation,
             init=model_cfg["init"],
             dtype=np.dtype(model_cfg["dtype"]),
             seed=config["train"]["seed"],
+            dropout=model_cfg["dropout"],
         )
         return cls(net, encoding, preprocess, {"config": config, "epoch": 0}, gaps)
 
@@ -123,9 +136,14 @@ class SteeringModel:
         """The clips of the cache's frames `rows`, their earlier frames taken from the same recording."""
         return clips(cache.images, rows, earlier_rows(cache.frames, self.motion_gaps))
 
-    def outputs(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    def arrange(self, inputs: np.ndarray) -> np.ndarray:
+        """Flat inputs of `Preprocess.to_inputs` (N, D) as the network reads them: images for a
+        convolutional network, else unchanged."""
+        return self.preprocess.as_images(inputs) if self.reads_images else inputs
+
+    def outputs(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Raw output activations for preprocessed clips uint8 (N, H, W, (1 + m) * C) (images when the
-        model has no motion gaps), computed in batches."""
+        model has no motion gaps), computed in batches in eval mode (no dropout)."""
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[1:] != self.input_shape:
             raise DrivenetError(
@@ -133,7 +151,7 @@ class SteeringModel:
                 f"{self.input_shape} (H, W, C); preprocess them with the model's own settings"
             )
         chunks = [
-            self.net.forward(self.preprocess.to_inputs(images[i : i + batch_size]))
+            self.net.predict(self.arrange(self.preprocess.to_inputs(images[i : i + batch_size])))
             for i in range(0, len(images), batch_size)
         ]
         if not chunks:
@@ -228,7 +246,7 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
     check_kind(path, meta, KIND, VERSION, "pass best.npz or last.npz of a run made by this drivenet")
     try:
         weights = [a for k, a in arrays.items() if k.startswith(NET_PREFIX)]
-        net = MLP.from_spec(meta["architecture"], weights[0].dtype if weights else np.float32)
+        net = Network.from_spec(meta["architecture"], weights[0].dtype if weights else np.float32)
         encoding = encoding_from_spec(meta["encoding"])
         preprocess = Preprocess.from_dict(meta["preprocess"])
         gaps = tuple(int(gap) for gap in meta.get("motion_gaps", []))
@@ -240,11 +258,13 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         net.load_state_dict({k[len(NET_PREFIX) :]: v for k, v in arrays.items() if k.startswith(NET_PREFIX)})
     except DrivenetError as err:
         raise DrivenetError(f"{path}: {err}") from None
-    n_inputs = int(np.prod(preprocess.shape)) * (1 + len(gaps))
-    first = net.dense_layers[0].weight.value.shape[0]
-    if first != n_inputs or net.dense_layers[-1].weight.value.shape[1] != encoding.n_outputs:
+    model = SteeringModel(net, encoding, preprocess, {}, gaps)
+    image = model.input_shape
+    if net.input_shape not in (image, (int(np.prod(image)),)) or net.n_outputs != encoding.n_outputs:
         raise DrivenetError(
-            f"{path}: network shape does not match its preprocessing/encoding; the file is corrupt"
+            f"{path}: its network reads {list(net.input_shape)} and gives {net.n_outputs} outputs, but its "
+            f"preprocessing makes {list(image)} and its encoding needs {encoding.n_outputs}; "
+            "the file is corrupt"
         )
     optimizer_state = None
     if meta.get("optimizer") is not None:
@@ -253,5 +273,5 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
             {k[len(OPTIMIZER_PREFIX) :]: v for k, v in arrays.items() if k.startswith(OPTIMIZER_PREFIX)}
         )
     header = {"architecture", "encoding", "preprocess", "motion_gaps", "optimizer"}
-    model_meta = {k: v for k, v in meta.items() if k not in header}
-    return SteeringModel(net, encoding, preprocess, model_meta, gaps), optimizer_state
+    model.meta = {k: v for k, v in meta.items() if k not in header}
+    return model, optimizer_state

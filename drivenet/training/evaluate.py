@@ -13,6 +13,7 @@ import numpy as np
 
 from drivenet.data.augment import smooth_labels
 from drivenet.data.cache import SteeringCache
+from drivenet.data.dataset import cache_clips
 from drivenet.nn import BumpEncoding
 from drivenet.training.checkpoint import SteeringModel
 from drivenet.training.metrics import rmse, steering_metrics
@@ -62,17 +63,23 @@ def score(
 
 
 def predict_cache(
-    model: SteeringModel, cache: SteeringCache, indices: np.ndarray | None = None, smooth_window: int = 5
+    model: SteeringModel,
+    cache: SteeringCache,
+    indices: np.ndarray | None = None,
+    smooth_window: int = 5,
+    part: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(predicted, true, smoothed true) steering on the evaluation frames of a cache.
 
-    Labels are smoothed over the whole recording before the frames are picked, so that a window never
-    spans the gap between two held-out blocks.
+    Labels are smoothed, and motion clips taken, within runs of consecutive frames of one recording,
+    camera and split `part` (the whole recording without `part`), before the frames are picked: a window
+    never spans the gap between two held-out blocks, nor reaches into another split.
     """
     model.check_images(cache.preprocess, "the cache")
     idx = evaluation_frames(cache, indices)
-    smoothed = smooth_labels(cache.frames, smooth_window)[idx]
-    return model.steer_inputs(model.cache_clips(cache, idx)), cache.steering[idx], smoothed
+    smoothed = smooth_labels(cache.frames, smooth_window, part)[idx]
+    images = cache_clips(cache, idx, model.motion_gaps, part)
+    return model.steer_inputs(images), cache.steering[idx], smoothed
 
 
 def score_model(
@@ -95,7 +102,8 @@ def evaluate_model(
     straight_band: float = 0.05,
     smooth_window: int = 5,
     indices: np.ndarray | None = None,
+    part: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Score a model on a cache (all frames, or `indices`); see `score` for the keys."""
-    predictions = predict_cache(model, cache, indices, smooth_window)
+    """Score a model on a cache (all frames, or `indices` of the split `part`); see `score` for the keys."""
+    predictions = predict_cache(model, cache, indices, smooth_window, part)
     return score_model(model, predictions, straight_band, smooth_window)

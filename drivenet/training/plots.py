@@ -19,7 +19,9 @@ from drivenet.training.checkpoint import SteeringModel
 from drivenet.training.metrics import direction_name
 from drivenet.training.trainer import read_history
 
-MAX_UNITS = 100  # hidden units drawn by plot_weights
+MAX_UNITS = 100  # hidden units (or first-layer filters) drawn by plot_weights
+# the linear part of RGB -> YCbCr (JPEG, Pillow): yuv = RGB_TO_YUV @ rgb, up to an offset
+RGB_TO_YUV = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 PRED_COLOUR, TRUE_COLOUR = (255, 80, 40), (40, 220, 90)
 
 
@@ -78,7 +80,10 @@ def plot_steering(pred: np.ndarray, true: np.ndarray, out: str | Path, title: st
 
 def plot_weights(model: SteeringModel, out: str | Path) -> Path:
     """Each hidden unit's input weights drawn as an image (red positive, blue negative), as in ALVINN's
-    papers; with several outputs, the unit's weights to them as a strip beneath."""
+    papers; with several outputs, the unit's weights to them as a strip beneath. For a convolutional
+    network, the first convolution's kernels (`plot_kernels`)."""
+    if model.net.conv_layers:
+        return plot_kernels(model, out)
     dense = model.net.dense_layers
     if len(dense) < 2:
         raise DrivenetError("the model has no hidden layer, so there are no hidden-unit weights to draw")
@@ -117,6 +122,43 @@ def plot_weights(model: SteeringModel, out: str | Path) -> Path:
     fig.suptitle(
         f"input weights of {shown} hidden units" + (" (channels side by side)" if channels > 1 else "")
     )
+    return save_figure(fig, out)
+
+
+def kernel_picture(kernel: np.ndarray, color: str) -> np.ndarray:
+    """One filter's weights (k, k, C) as a picture in [0, 1]: mid-grey is 0, each filter scaled to its own
+    largest |weight|. Three colour channels give an RGB picture of the colour pattern the filter answers
+    most strongly (yuv weights w shown as RGB_TO_YUV^T w, since w . yuv = (RGB_TO_YUV^T w) . rgb)."""
+    if color == "yuv":
+        kernel = kernel @ RGB_TO_YUV
+    limit = np.abs(kernel).max() or 1.0
+    return 0.5 + 0.5 * kernel / limit
+
+
+def plot_kernels(model: SteeringModel, out: str | Path) -> Path:
+    """The first convolution's filters as small pictures in a grid, one per filter: in colour for rgb and
+    yuv inputs, in gray otherwise; with motion inputs, the kernel on the frame and on each motion image
+    side by side."""
+    weight = model.net.conv_layers[0].weight.value.astype(np.float64)  # (k, k, channels, filters)
+    k, _, _, filters = weight.shape
+    channels, clip = model.preprocess.channels, 1 + len(model.motion_gaps)
+    n = min(filters, MAX_UNITS)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(1.2 * cols * clip + 0.5, 1.3 * rows + 0.6), layout="constrained")
+    for f in range(n):
+        parts = np.split(weight[:, :, :, f], clip, axis=2)  # the frame, then each motion image
+        picture = np.concatenate([kernel_picture(part, model.preprocess.color) for part in parts], axis=1)
+        ax = fig.add_subplot(rows, cols, f + 1)
+        if channels == 3:
+            ax.imshow(np.clip(picture, 0, 1), interpolation="nearest")
+        else:
+            ax.imshow(picture[:, :, 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"filter {f}", fontsize=7)
+        ax.set_axis_off()
+    shown = f"first {n} of {filters}" if n < filters else f"{n}"
+    side = " (frame, then motion, side by side)" if clip > 1 else ""
+    fig.suptitle(f"{shown} {k}x{k} kernels of the first convolution, {model.preprocess.color} input{side}")
     return save_figure(fig, out)
 
 

@@ -6,6 +6,8 @@ Images that cannot be read are skipped and listed, as when a cache is built.
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from drivenet.data.readers import IMAGE_SUFFIXES, ReadOptions, read_from_config
 from drivenet.data.readers.detect import detect_folder
+from drivenet.data.readers.finder import scan_folder
 from drivenet.errors import DrivenetError
 from drivenet.io import atomic_write
 from drivenet.nn import BumpEncoding
@@ -28,10 +31,26 @@ CHUNK = 256  # frames decoded at a time
 
 @dataclass(frozen=True)
 class Sample:
-    """One image to steer on, and its recorded steering when it came from a recording."""
+    """One image to steer on, its recorded steering when it came from a recording, and why it is not
+    read when it is refused (a link out of its folder, a FIFO)."""
 
     path: Path
     true: float | None = None
+    refused: str | None = None
+
+
+def natural_key(name: str) -> tuple[list[int | str], str]:
+    """Sort key putting numbered names in number order: frame2 before frame10, 9.jpg before 10.jpg."""
+    parts = re.split(r"(\d+)", name)
+    return [int(p) if i % 2 else p.lower() for i, p in enumerate(parts)], name
+
+
+def folder_samples(folder: Path) -> list[Sample]:
+    """The images of a plain folder in natural order (consecutive frames for a motion model); entries
+    that are not regular files inside it are kept as refused samples, to be counted as skipped."""
+    files, refused = scan_folder(folder, folder.resolve())
+    names = [n for n in {*files, *refused} if n.lower().endswith(IMAGE_SUFFIXES)]
+    return [Sample(folder / n, refused=refused.get(n)) for n in sorted(names, key=natural_key)]
 
 
 def collect_samples(paths: Sequence[str | Path], data_cfg: dict[str, Any]) -> list[Sample]:
@@ -41,13 +60,17 @@ def collect_samples(paths: Sequence[str | Path], data_cfg: dict[str, Any]) -> li
         if path.is_file():
             samples.append(Sample(path))
         elif path.is_dir():
-            images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            images = folder_samples(path)
             if images and detect_folder(path, ReadOptions()) is None:
-                samples += [Sample(p) for p in images]
+                samples += images
                 continue
             frames = read_from_config([path], {**data_cfg, "cameras": "center"}).frames
             labelled = zip(frames["path"], frames["steering"], strict=True)
             samples += [Sample(Path(p), float(s)) for p, s in labelled]
+        elif path.exists():
+            raise DrivenetError(
+                f"{path}: neither a regular file nor a folder (a FIFO or device); pass images"
+            )
         else:
             raise DrivenetError(f"{path}: no such image or folder; check the path")
     if not samples:
@@ -58,10 +81,16 @@ def collect_samples(paths: Sequence[str | Path], data_cfg: dict[str, Any]) -> li
 
 
 def read_frame(path: Path) -> np.ndarray | str:
-    """An image file as uint8 (h, w, 3) RGB, or the reason it cannot be read."""
+    """An image file as uint8 (h, w, 3) RGB, or the reason it cannot be read. An image larger than
+    Pillow's decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`, about 89 million pixels) is refused
+    before it is decoded: no camera frame is that large, and decoding it could take gigabytes."""
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        return f"refused: too many pixels for a camera frame ({err})"
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as err:
         return f"cannot read this image ({err})"
 
@@ -84,7 +113,10 @@ def predict_samples(
     stream = ClipStream(model)
     unread: list[tuple[Path, str]] = []
     for start in range(0, len(samples), CHUNK):
-        read = [(s, read_frame(s.path)) for s in samples[start : start + CHUNK]]
+        read = [
+            (s, read_frame(s.path) if s.refused is None else f"refused: {s.refused}")
+            for s in samples[start : start + CHUNK]
+        ]
         bad = [(s.path, frame) for s, frame in read if isinstance(frame, str)]
         unread += bad
         if skipped is not None:

@@ -20,8 +20,8 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,10 @@ import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from drivenet.config import Config, load_config, to_toml
+from drivenet.data.augment import AugmentSettings
 from drivenet.data.cache import SteeringCache, load_or_build
-from drivenet.data.dataset import SteeringDataset
-from drivenet.data.split import block_split
+from drivenet.data.dataset import SteeringDataset, cache_clips
+from drivenet.data.split import TEST, TRAIN, VAL, SplitSettings, split_parts
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
 from drivenet.io import check_output_dir, prepare_output_dir, write_text
@@ -116,36 +117,52 @@ class RunResult:
         return self.out / "last.npz"
 
 
-def check_train_settings(train_cfg: dict[str, Any]) -> None:
-    """Refuse `[train]` values that cannot train, naming the key."""
-    rules = {
-        "epochs": (train_cfg["epochs"] >= 1, "at least 1"),
-        "batch_size": (train_cfg["batch_size"] >= 1, "at least 1"),
-        "lr": (train_cfg["lr"] > 0, "positive"),
-        "lr_decay": (train_cfg["lr_decay"] > 0, "positive"),
-        "patience": (train_cfg["patience"] >= 1, "at least 1"),
-        "val_fraction": (0 < train_cfg["val_fraction"] < 1, "between 0 and 1"),
-        "split_block": (train_cfg["split_block"] >= 0, "0 or more"),
-    }
-    for key, (ok, wanted) in rules.items():
-        if not ok:
-            raise DrivenetError(f"train.{key} = {train_cfg[key]}: must be {wanted}")
+@dataclass(frozen=True)
+class TrainSettings:
+    """The `[train]` section, resolved and checked once (see configs/default.toml for each key)."""
+
+    epochs: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    lr_decay: float
+    momentum: float
+    weight_decay: float
+    patience: int
+    seed: int
+    split: SplitSettings
+
+    def __post_init__(self) -> None:
+        rules = {
+            "epochs": (self.epochs >= 1, "at least 1"),
+            "batch_size": (self.batch_size >= 1, "at least 1"),
+            "lr": (self.lr > 0, "positive"),
+            "lr_decay": (self.lr_decay > 0, "positive"),
+            "patience": (self.patience >= 1, "at least 1"),
+            "optimizer": (self.optimizer in ("adam", "sgd"), "adam or sgd"),
+        }
+        for key, (ok, wanted) in rules.items():
+            if not ok:
+                raise DrivenetError(f"train.{key} = {getattr(self, key)!r}: must be {wanted}")
+
+    @classmethod
+    def from_config(cls, train_cfg: Mapping[str, Any]) -> TrainSettings:
+        """From a resolved `[train]` section (its split keys go to `split`)."""
+        names = [f.name for f in fields(cls) if f.name != "split"]
+        return cls(**{name: train_cfg[name] for name in names}, split=SplitSettings.from_config(train_cfg))
 
 
-def make_optimizer(params: list[Any], train_cfg: dict[str, Any]) -> Adam | SGD:
-    """The optimizer named by `[train]`."""
-    if train_cfg["optimizer"] == "adam":
-        return Adam(params, lr=train_cfg["lr"], weight_decay=train_cfg["weight_decay"])
-    if train_cfg["optimizer"] == "sgd":
-        return SGD(
-            params, lr=train_cfg["lr"], momentum=train_cfg["momentum"], weight_decay=train_cfg["weight_decay"]
-        )
-    raise DrivenetError(f"train.optimizer = {train_cfg['optimizer']!r}: expected adam or sgd")
+def make_optimizer(params: list[Any], settings: TrainSettings) -> Adam | SGD:
+    """The optimizer named by `train.optimizer`."""
+    if settings.optimizer == "adam":
+        return Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    return SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
 
 
 def train_step(model: SteeringModel, optimizer: Adam | SGD, x: np.ndarray, steering: np.ndarray) -> float:
-    """One gradient step on a batch; returns the batch loss (before the update)."""
-    outputs = model.net.forward(x.astype(model.net.dtype, copy=False))
+    """One gradient step on a batch of flat inputs (`Preprocess.to_inputs`), in training mode (dropout on);
+    returns the batch loss (before the update)."""
+    outputs = model.net.train().forward(model.arrange(x.astype(model.net.dtype, copy=False)))
     loss, grad = model.encoding.loss(outputs, model.encoding.encode(steering))
     model.net.backward(grad)  # overwrites every .grad, so there is nothing to zero first
     optimizer.step()
@@ -241,9 +258,14 @@ def write_history(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def _validation_row(
-    model: SteeringModel, val_x: np.ndarray, val_y: np.ndarray, band: float
+    model: SteeringModel, val_clips: np.ndarray, val_y: np.ndarray, band: float, batch_size: int = 256
 ) -> dict[str, float]:
-    outputs = model.net.predict(val_x)
+    """Validation loss and metrics, the clips turned into inputs a batch at a time (in eval mode)."""
+    chunks = [
+        model.net.predict(model.arrange(model.preprocess.to_inputs(val_clips[i : i + batch_size])))
+        for i in range(0, len(val_clips), batch_size)
+    ]
+    outputs = np.concatenate(chunks)
     loss = float(model.encoding.loss(outputs, model.encoding.encode(val_y))[0])
     m = steering_metrics(model.encoding.decode(outputs), val_y, band)
     turn = m["turn_sign_accuracy"]
@@ -256,34 +278,47 @@ def _validation_row(
     }
 
 
-def expected_batches(labels: np.ndarray, augment_cfg: dict[str, Any], batch_size: int) -> int:
+def expected_batches(labels: np.ndarray, settings: AugmentSettings, batch_size: int) -> int:
     """Batches in an epoch on average: near-zero frames are dropped with probability drop_zero_share."""
-    near_zero = np.sum(np.abs(labels) < augment_cfg["zero_threshold"])
-    return max(1, math.ceil((len(labels) - augment_cfg["drop_zero_share"] * near_zero) / batch_size))
+    near_zero = np.sum(np.abs(labels) < settings.zero_threshold)
+    return max(1, math.ceil((len(labels) - settings.drop_zero_share * near_zero) / batch_size))
 
 
-def split_frames(cache: SteeringCache, train_cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation indices: contiguous blocks (`train.split_block` moments, 0 for a single block of
-    `train.val_fraction`); validation uses the centre camera only (when there is one)."""
-    block = train_cfg["split_block"]
-    if block == 0:  # one contiguous block of val_fraction of each recording
-        longest = int(cache.frames.groupby("recording")["frame"].nunique().max())
-        block = max(1, math.ceil(train_cfg["val_fraction"] * longest))
-    train_idx, val_idx = block_split(cache.frames, train_cfg["val_fraction"], block, train_cfg["split_seed"])
-    val_idx = cache.centre_rows(val_idx)
-    if len(train_idx) == 0 or len(val_idx) == 0:
+@dataclass(frozen=True)
+class DataSplit:
+    """The split of a cache: `part` (TRAIN, VAL or TEST for every row), the training rows (all cameras),
+    and the validation and test rows (centre camera only, when there is one)."""
+
+    part: np.ndarray
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def rows(self, name: str) -> np.ndarray:
+        """The rows of the part called `name`: train, val or test."""
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+
+def split_frames(cache: SteeringCache, settings: SplitSettings) -> DataSplit:
+    """Training, validation and test rows of a cache, as `drivenet.data.split.split_parts` draws them."""
+    part = split_parts(cache.frames, settings)
+    train = np.flatnonzero(part == TRAIN)
+    val, test = (cache.centre_rows(np.flatnonzero(part == which)) for which in (VAL, TEST))
+    wants_test = settings.test_fraction > 0 or settings.test_recordings
+    if len(train) == 0 or len(val) == 0 or (wants_test and len(test) == 0):
         raise DrivenetError(
-            f"{len(cache.steering)} frames split into {len(train_idx)} training and {len(val_idx)} "
-            "validation frames; record more frames or change train.val_fraction / train.split_block"
+            f"{len(cache.steering)} frames split into {len(train)} training, {len(val)} validation and "
+            f"{len(test)} test frames; record more frames or change train.val_fraction, "
+            "train.test_fraction or train.split_block"
         )
-    return np.asarray(train_idx), np.asarray(val_idx)
+    return DataSplit(part, train, val, test)
 
 
 def _start(
-    source: Path, config: Config, out: Path, force: bool, resume: bool, progress: bool
+    sources: list[Path], config: Config, out: Path, force: bool, resume: bool, progress: bool
 ) -> tuple[SteeringCache, SteeringModel, dict[str, Any] | None, TrainState]:
     """Load the data and either a fresh model in an empty run folder or the run's last checkpoint."""
-    check_train_settings(config["train"])
+    source = ", ".join(map(str, sources))  # for messages
     if resume and force:
         raise DrivenetError("--resume continues the run in place and --force deletes it: pass only one")
     if resume:
@@ -297,8 +332,8 @@ def _start(
             )
         check_same_run(config, model.config)
     else:
-        check_output_dir(out, force, inputs=[source])  # before the slow part: loading the data
-    cache = load_or_build(source, config["data"], progress=progress)
+        check_output_dir(out, force, inputs=sources)  # before the slow part: loading the data
+    cache = load_or_build(sources, config["data"], progress=progress)
     if resume:
         model.check_images(cache.preprocess, source)
         if model.meta.get("data") != data_fingerprint(cache):
@@ -314,29 +349,36 @@ def _start(
             f"for {wanted.to_dict()}; re-run `drivenet preprocess` with this config or train on the recording"
         )
     model = SteeringModel.build(config, cache.preprocess)
-    prepare_output_dir(out, force, inputs=[source])
+    prepare_output_dir(out, force, inputs=sources)
     model.meta["data"] = data_fingerprint(cache)
     model.meta["frame_size"] = cache.frame_size
     return cache, model, None, TrainState()
 
 
 def train_run(
-    source: str | Path,
+    source: str | Path | Sequence[str | Path],
     config: Config,
     out: str | Path,
     force: bool = False,
     resume: bool = False,
     progress: bool = True,
 ) -> RunResult:
-    """Train on a cache or recording `source`; write config.toml, metrics.csv, best.npz, last.npz to `out`."""
-    source, out = Path(source), Path(out)
-    cache, model, optimizer_state, state = _start(source, config, out, force, resume, progress)
-    train_cfg = config["train"]
-    train_idx, val_idx = split_frames(cache, train_cfg)
+    """Train on caches or recording folders `source` (one, or several stacked); write config.toml,
+    metrics.csv, best.npz, last.npz to `out`.
+
+    The validation rows choose the best epoch and stop training early; the test rows are never read.
+    """
+    sources = [Path(source)] if isinstance(source, (str, Path)) else [Path(s) for s in source]
+    settings = TrainSettings.from_config(config["train"])
+    augment_settings = AugmentSettings.from_config(config["augment"])
+    out = Path(out)
+    cache, model, optimizer_state, state = _start(sources, config, out, force, resume, progress)
+    split = split_frames(cache, settings.split)
+    train_idx = split.train
     model.meta["train_mean_steering"] = float(np.mean(cache.steering[train_idx]))
-    val_x = model.preprocess.to_inputs(model.cache_clips(cache, val_idx)).astype(model.net.dtype, copy=False)
-    val_y = cache.steering[val_idx]
-    optimizer = make_optimizer(model.net.parameters(), train_cfg)
+    val_clips = cache_clips(cache, split.val, model.motion_gaps, split.part)
+    val_y = cache.steering[split.val]
+    optimizer = make_optimizer(model.net.parameters(), settings)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
     past = read_history(out / "metrics.csv") if resume and (out / "metrics.csv").is_file() else []
@@ -348,27 +390,29 @@ def train_run(
         model.save(out / "last.npz", optimizer.state_dict(), epoch=state.epoch, train_state=asdict(state))
 
     band = config["evaluate"]["straight_band"]
-    batch_size = train_cfg["batch_size"]
+    batch_size = settings.batch_size
     columns = (
-        TextColumn("epoch {task.fields[epoch]}/" + str(train_cfg["epochs"])),
+        TextColumn("epoch {task.fields[epoch]}/" + str(settings.epochs)),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("batches  loss {task.fields[loss]:.4f}"),
         TimeElapsedColumn(),
     )
-    dataset = SteeringDataset(cache, train_idx, config["augment"], motion_gaps=model.motion_gaps)
+    dataset = SteeringDataset(
+        cache, train_idx, augment_settings, motion_gaps=model.motion_gaps, part=split.part
+    )
     status = "finished"
     with ctrl_c_between_batches() as stop_requested, Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("train", total=None, epoch=state.epoch + 1, loss=math.nan)
         try:
-            while state.epoch < train_cfg["epochs"]:
-                if state.stale >= train_cfg["patience"]:
+            while state.epoch < settings.epochs:
+                if state.stale >= settings.patience:
                     status = "early_stopped"
                     break
                 epoch = state.epoch + 1
-                optimizer.lr = train_cfg["lr"] * train_cfg["lr_decay"] ** (epoch - 1)
-                dataset.reseed(epoch_seed(train_cfg["seed"], epoch))
-                n_batches = expected_batches(dataset.labels[train_idx], config["augment"], batch_size)
+                optimizer.lr = settings.lr * settings.lr_decay ** (epoch - 1)
+                dataset.reseed(epoch_seed(settings.seed, epoch))
+                n_batches = expected_batches(dataset.labels[train_idx], augment_settings, batch_size)
                 bar.reset(task, total=n_batches, completed=state.batch, epoch=epoch, loss=math.nan)
                 batches = dataset.batches(batch_size)
                 for _ in range(state.batch):  # a resumed epoch: replay the batches already trained on
@@ -382,9 +426,11 @@ def train_run(
                         raise TrainingDiverged(_diverged(out, epoch, state.batch + 1, loss, optimizer.lr))
                     state.add_batch(loss, len(y), time.perf_counter() - started)
                     bar.update(task, completed=state.batch, loss=state.train_loss)
+                if state.batch == 0:
+                    raise DrivenetError(_no_batches(epoch, len(train_idx), augment_settings))
                 bar.update(task, total=state.batch)  # the estimate made exact
                 row = {"epoch": epoch, "train_loss": state.train_loss}
-                row.update(_validation_row(model, val_x, val_y, band))
+                row.update(_validation_row(model, val_clips, val_y, band))
                 if not math.isfinite(row["val_loss"]):
                     raise TrainingDiverged(_diverged(out, epoch, state.batch, row["val_loss"], optimizer.lr))
                 row.update(lr=optimizer.lr, seconds=time.perf_counter() - started)
@@ -400,6 +446,14 @@ def train_run(
             save_last()
             status = "interrupted"
     return RunResult(out, status, state, history)
+
+
+def _no_batches(epoch: int, frames: int, settings: AugmentSettings) -> str:
+    return (
+        f"epoch {epoch} had no training batch: all {frames} training frames were left out "
+        f"(augment.drop_zero_share = {settings.drop_zero_share} drops frames with |steering| below "
+        f"augment.zero_threshold = {settings.zero_threshold}); lower augment.drop_zero_share"
+    )
 
 
 def _diverged(out: Path, epoch: int, batch: int, loss: float, lr: float) -> str:

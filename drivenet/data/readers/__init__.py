@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from drivenet.data.frames import ReadResult, combine, raise_first
 from drivenet.data.readers.detect import FORMATS, find_recordings
@@ -45,15 +48,48 @@ def read_recordings(
         cameras, side_correction, wheel_degrees_per_unit, csv_image_column, csv_steering_column
     )
     results = []
-    for path in paths:
-        for fmt, target in find_recordings(Path(path), format, options):
-            try:
-                results.append(READERS[fmt](target, options))
-            except (OSError, UnicodeDecodeError) as err:
-                raise DrivenetError(f"{target}: cannot read it as a {fmt} recording ({err})") from None
+    for fmt, target in distinct_recordings(paths, format, options):
+        try:
+            results.append(READERS[fmt](target, options))
+        except (OSError, UnicodeDecodeError) as err:
+            raise DrivenetError(f"{target}: cannot read it as a {fmt} recording ({err})") from None
     result = combine(results)
+    refuse_shared_frames(result.frames)
     raise_first(result.problems, strict)
     return result
+
+
+def distinct_recordings(
+    paths: Sequence[Path | str], fmt: str, options: ReadOptions
+) -> list[tuple[str, Path]]:
+    """The recordings under `paths`; one reached twice (`rec` and `rec/driving_log.csv`) is an error, as
+    its frames would count twice and could land on both sides of the validation split."""
+    found: dict[str, Path] = {}
+    recordings = []
+    for path in paths:
+        for fmt_here, target in find_recordings(Path(path), fmt, options):
+            real = os.path.realpath(target)
+            if real in found:
+                raise DrivenetError(
+                    f"{target}: the same recording as {found[real]}, given twice; give each recording once"
+                )
+            found[real] = target
+            recordings.append((fmt_here, target))
+    return recordings
+
+
+def refuse_shared_frames(frames: pd.DataFrame) -> None:
+    """An image file that is a frame of two recordings is an error (a copied log, or two logs in one
+    folder): it would count twice and could land on both sides of the validation split."""
+    pairs = frames[["path", "recording"]].drop_duplicates()
+    shared = pairs["path"].duplicated(keep=False).to_numpy()
+    if shared.any():
+        path = pairs["path"].to_numpy()[shared][0]
+        names = pairs.loc[pairs["path"] == path, "recording"].tolist()
+        raise DrivenetError(
+            f"{path} is a frame of both {names[0]} and {names[1]}; give each recording once, or remove the "
+            "log that copies the other"
+        )
 
 
 def read_from_config(

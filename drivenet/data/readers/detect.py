@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from drivenet.data.readers.finder import ReadOptions
@@ -33,10 +34,10 @@ def detect_file(path: Path, options: ReadOptions) -> str | None:
 
 def detect_folder(folder: Path, options: ReadOptions) -> tuple[str, Path] | None:
     """(format, what to read) for a recording folder, or None when the folder holds no log."""
-    if (folder / "manifest.json").is_file() or any(folder.glob("record_*.json")):
+    if os.path.lexists(folder / "manifest.json") or any(folder.glob("record_*.json")):
         return "donkey", folder
     for name in ("driving_log.csv", "data.txt"):
-        if (folder / name).is_file():
+        if os.path.lexists(folder / name):  # a FIFO or a stray link too: the reader refuses it by name
             return ("udacity" if name.endswith(".csv") else "sully"), folder / name
     logs = sorted(folder.glob("*.csv"))
     if len(logs) == 1:
@@ -50,6 +51,11 @@ def find_recordings(path: Path, fmt: str, options: ReadOptions) -> list[tuple[st
         raise DrivenetError(f"unknown format {fmt!r}; use auto, {', '.join(FORMATS)}")
     if not path.exists():
         raise DrivenetError(f"{path}: no such file or folder; check the path")
+    if not path.is_file() and not path.is_dir():
+        raise DrivenetError(
+            f"{path}: neither a regular file nor a folder (a FIFO or device); give a recording"
+            " folder or its log"
+        )
     if path.is_file():
         found = detect_file(path, options)
         if found is None and fmt == "auto":

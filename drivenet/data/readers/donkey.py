@@ -10,12 +10,14 @@ a key is reported with its file and line, and skipped.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from drivenet.data.frames import Problem, ReadResult
 from drivenet.data.readers.finder import FrameCollector, ReadOptions
+from drivenet.data.readers.logfile import UnreadableLog, numbered_lines, read_log, shown
 from drivenet.errors import DrivenetError
 
 IMAGE_KEY = "cam/image_array"
@@ -35,17 +37,35 @@ def add_record(out: FrameCollector, record: Any, file: Path, row: int, index: in
         out.add(str(record[IMAGE_KEY]), steering, file, row, index)
 
 
+def whole_number(value: Any) -> int | None:
+    """`value` as an int when it is a whole number (5 or 5.0, not true, "5" or null), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if isinstance(value, int) or value.is_integer() else None
+
+
 def read_manifest(manifest: Path) -> tuple[list[str], set[int]]:
     """Catalog file names and deleted indexes from a v2 `manifest.json`."""
-    for row, line in enumerate(manifest.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for row, line in numbered_lines(read_log(manifest)):
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or absurd digits or nesting
             raise DrivenetError(
                 f"{manifest}, line {row}: not valid JSON; restore the tub's manifest"
             ) from None
         if isinstance(entry, dict) and "paths" in entry:
-            return [str(p) for p in entry["paths"]], {int(i) for i in entry.get("deleted_indexes", [])}
+            paths, deleted = entry["paths"], entry.get("deleted_indexes", [])
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                raise DrivenetError(
+                    f"{manifest}, line {row}: 'paths' must list catalog file names; restore the manifest"
+                )
+            indexes = [whole_number(i) for i in deleted] if isinstance(deleted, list) else [None]
+            if None in indexes:
+                raise DrivenetError(
+                    f"{manifest}, line {row}: 'deleted_indexes' must list whole numbers, got "
+                    f"{shown(json.dumps(deleted))}; restore the tub's manifest"
+                )
+            return paths, {i for i in indexes if i is not None}
     raise DrivenetError(f"{manifest}: no line lists the catalog 'paths'; restore the tub's manifest")
 
 
@@ -55,26 +75,33 @@ def read_donkey_v2(tub: Path, options: ReadOptions) -> ReadResult:
     out = FrameCollector(tub)
     for name in catalogs:
         catalog = tub / Path(name.replace("\\", "/")).name  # never outside the tub
-        if not catalog.is_file():
+        if not os.path.lexists(catalog):
             out.problems.append(
                 Problem(str(catalog), 0, "catalog listed in manifest.json is missing", "missing catalog")
             )
             continue
-        with open(catalog, encoding="utf-8", errors="replace") as fh:
-            for row, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    out.problems.append(
-                        Problem(str(catalog), row, "broken catalog line (not valid JSON)", "bad record")
-                    )
-                    continue
-                index = record.get("_index", -1) if isinstance(record, dict) else -1
-                if index in deleted:
-                    continue
-                add_record(out, record, catalog, row, int(index))
+        try:
+            text = read_log(catalog, tub)
+        except UnreadableLog as err:
+            out.problems.append(Problem(str(catalog), 0, err.reason, "unreadable log"))
+            continue
+        for row, line in numbered_lines(text):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):  # not JSON, or absurd digits or nesting
+                out.problems.append(
+                    Problem(str(catalog), row, "broken catalog line (not valid JSON)", "bad record")
+                )
+                continue
+            raw = record.get("_index", -1) if isinstance(record, dict) else -1
+            index = whole_number(raw)
+            if index is None:
+                reason = f"_index {shown(json.dumps(raw))} is not a whole number"
+                out.problems.append(Problem(str(catalog), row, reason, "bad record"))
+            elif index not in deleted:
+                add_record(out, record, catalog, row, index)
     return out.result()
 
 
@@ -86,8 +113,11 @@ def read_donkey_v1(tub: Path, options: ReadOptions) -> ReadResult:
     out = FrameCollector(tub)
     for index, file in records:
         try:
-            record = json.loads(file.read_text(encoding="utf-8", errors="replace"))
-        except json.JSONDecodeError:
+            record = json.loads(read_log(file, tub))
+        except UnreadableLog as err:
+            out.problems.append(Problem(str(file), 0, err.reason, "unreadable log"))
+            continue
+        except (ValueError, RecursionError):  # not JSON, or absurd digits or nesting
             out.problems.append(Problem(str(file), 1, "broken record (not valid JSON)", "bad record"))
             continue
         add_record(out, record, file, 1, index)
@@ -96,4 +126,5 @@ def read_donkey_v1(tub: Path, options: ReadOptions) -> ReadResult:
 
 def read_donkey(tub: Path, options: ReadOptions) -> ReadResult:
     """Read a tub of either version."""
-    return read_donkey_v2(tub, options) if (tub / "manifest.json").is_file() else read_donkey_v1(tub, options)
+    v2 = os.path.lexists(tub / "manifest.json")  # a manifest that is a FIFO or a link is refused by name
+    return read_donkey_v2(tub, options) if v2 else read_donkey_v1(tub, options)

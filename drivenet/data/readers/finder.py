@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drivenet.data.frames import Problem, ReadResult, make_frames
+from drivenet.data.readers.logfile import is_inside, shown
 
 IMAGE_FOLDERS = ("IMG", "images", "")  # where recordings keep their frames, relative to the recording
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")  # image files drivenet reads, lower case
@@ -25,27 +26,63 @@ class ReadOptions:
     csv_steering_column: str = "steering"
 
 
+def scan_folder(folder: Path, root: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The regular files in `folder` whose real place is inside the resolved folder `root`, as
+    {name: resolved path}, and the other entries as {name: why not} (a link out of `root`, a link that
+    loops or leads nowhere, a sub-folder, a FIFO or other special file). No folder, no entries.
+    """
+    files: dict[str, str] = {}
+    refused: dict[str, str] = {}
+    if not folder.is_dir():
+        return files, refused
+    real_folder = os.path.realpath(folder)
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                if entry.is_symlink():
+                    real = os.path.realpath(entry.path, strict=True)
+                    regular = os.path.isfile(real)
+                else:
+                    real = os.path.join(real_folder, entry.name)
+                    regular = entry.is_file(follow_symlinks=False)
+            except OSError as err:
+                refused[entry.name] = (
+                    f"{entry.name} is a link that cannot be followed ({err.strerror or err})"
+                )
+                continue
+            if not is_inside(real, str(root)):
+                refused[entry.name] = (
+                    f"{entry.name} leads outside the recording folder; only files inside are read"
+                )
+            elif regular:
+                files[entry.name] = real
+            else:
+                refused[entry.name] = f"{entry.name} is not a regular file"
+    return files, refused
+
+
 class ImageFinder:
     """Resolve image names from a log to files inside one recording folder, and nowhere else.
 
     A log may name an image by a relative path, a bare name, or an absolute Windows or Unix path
     from the machine that recorded it. A path is used as written when it leads to a file inside the
     folder; anything else is looked up by its base name in the folder, its `IMG/` or its `images/`.
+    Every path is resolved, links included: a file whose real place is outside the folder, a link that
+    loops or leads nowhere, and anything but a regular file (a FIFO would block) are refused, with the
+    reason kept in `refused` for the frame that names it.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.by_name: dict[str, str] = {}
+        self.refused: dict[str, str] = {}  # base name -> why the file of that name is not read
         for sub in IMAGE_FOLDERS:
-            folder = self.root / sub
-            if folder.is_dir():
-                with os.scandir(folder) as entries:
-                    for entry in entries:
-                        if entry.is_file():
-                            self.by_name.setdefault(entry.name, os.path.join(folder, entry.name))
+            files, refused = scan_folder(self.root / sub, self.root)
+            self.by_name = {**files, **self.by_name}  # the first folder holding a name wins
+            self.refused = {**refused, **self.refused}
 
     def find(self, name: str) -> str | None:
-        """The absolute path of the logged image `name`, or None when the folder does not hold it."""
+        """The resolved path of the logged image `name`, or None when the folder does not hold it."""
         unix = name.strip().replace("\\", "/")
         base = posixpath.basename(unix)
         folder = posixpath.dirname(unix)
@@ -61,6 +98,16 @@ class ImageFinder:
                 return candidate
         return self.by_name.get(base)
 
+    def why_not(self, name: str) -> tuple[str, str]:
+        """(reason, problem kind) for an image name that `find` did not resolve."""
+        base = posixpath.basename(name.strip().replace("\\", "/"))
+        if base in self.refused:
+            return f"image {shown(name.strip())} refused: {self.refused[base]}", "refused image"
+        return (
+            f"image {shown(name.strip())} not found in the recording folder (nor its IMG/ or images/)",
+            "missing image",
+        )
+
 
 def parse_steering(
     text: object, file: Path, row: int, degrees_per_unit: float | None = None
@@ -74,9 +121,9 @@ def parse_steering(
     try:
         value = float(clean)
     except ValueError:
-        return Problem(str(file), row, f"steering {clean!r} is not a number", "bad steering")
+        return Problem(str(file), row, f"steering {shown(clean)} is not a number", "bad steering")
     if not math.isfinite(value):
-        return Problem(str(file), row, f"steering {clean!r} is not a finite number", "bad steering")
+        return Problem(str(file), row, f"steering {shown(clean)} is not a finite number", "bad steering")
     if degrees_per_unit is not None:
         return max(-1.0, min(1.0, value / degrees_per_unit))
     if abs(value) > 1.0:
@@ -113,8 +160,8 @@ class FrameCollector:
         """Add the frame whose image `file`, line `row` names, or note that the image is missing."""
         path = self.finder.find(name)
         if path is None:
-            reason = f"image {name.strip()!r} not found in the recording folder (nor its IMG/ or images/)"
-            self.problems.append(Problem(str(file), row, reason, "missing image"))
+            reason, kind = self.finder.why_not(name)
+            self.problems.append(Problem(str(file), row, reason, kind))
             return
         for column, value in zip(self.columns, (path, steering, camera, frame), strict=True):
             self.columns[column].append(value)

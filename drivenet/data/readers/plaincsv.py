@@ -6,44 +6,47 @@ Steering must already be in [-1, 1] with negative = left; images are resolved in
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from drivenet.data.frames import Problem, ReadResult
 from drivenet.data.readers.finder import FrameCollector, ReadOptions
+from drivenet.data.readers.logfile import csv_rows, read_log, shown
 from drivenet.errors import DrivenetError
 
 
 def read_header(path: Path) -> list[str]:
     """The stripped header fields of a CSV file."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        first = next(csv.reader(fh, skipinitialspace=True), [])
+    return header_of(read_log(path))
+
+
+def header_of(text: str) -> list[str]:
+    """The stripped fields of the first row of a CSV text."""
+    first = next(csv.reader(io.StringIO(text, newline=""), skipinitialspace=True), [])
     return [f.strip() for f in first]
 
 
 def read_plain_csv(path: Path, options: ReadOptions) -> ReadResult:
     """Read one CSV with the configured image and steering columns."""
-    header = read_header(path)
+    text = read_log(path)
+    header = header_of(text)
     wanted = (options.csv_image_column, options.csv_steering_column)
     if not all(col in header for col in wanted):
         raise DrivenetError(
-            f"{path}, line 1: unknown columns {','.join(header)}; set data.csv_image_column and "
+            f"{path}, line 1: unknown columns {shown(','.join(header))}; set data.csv_image_column and "
             f"data.csv_steering_column (now {wanted[0]!r}, {wanted[1]!r}) to its image and steering columns"
         )
     image_at, steering_at = header.index(wanted[0]), header.index(wanted[1])
     out = FrameCollector(path.parent)
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.reader(fh, skipinitialspace=True)
-        next(reader)
-        for fields in reader:
-            row = reader.line_num
-            if not any(f.strip() for f in fields):
-                continue
-            if len(fields) <= max(image_at, steering_at):
-                out.problems.append(
-                    Problem(str(path), row, f"expected {len(header)} fields, got {len(fields)}")
-                )
-                continue
-            value = out.steering(fields[steering_at], path, row)
-            if value is not None:
-                out.add(fields[image_at], value, path, row, row - 2)
+    rows = csv_rows(text, path, out.problems)
+    next(rows, None)  # the header
+    for row, fields in rows:
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) <= max(image_at, steering_at):
+            out.problems.append(Problem(str(path), row, f"expected {len(header)} fields, got {len(fields)}"))
+            continue
+        value = out.steering(fields[steering_at], path, row)
+        if value is not None:
+            out.add(fields[image_at], value, path, row, row - 2)
     return out.result()

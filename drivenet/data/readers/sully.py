@@ -11,22 +11,22 @@ from pathlib import Path
 
 from drivenet.data.frames import Problem, ReadResult
 from drivenet.data.readers.finder import FrameCollector, ReadOptions
+from drivenet.data.readers.logfile import numbered_lines, read_log, shown
 
 
 def read_sully(log: Path, options: ReadOptions) -> ReadResult:
     """Read one `data.txt`; images are resolved inside its folder."""
     out = FrameCollector(log.parent)
-    with open(log, encoding="utf-8", errors="replace") as fh:
-        for row, line in enumerate(fh, 1):
-            fields = line.split(maxsplit=1)
-            if len(fields) < 2:
-                if fields:
-                    out.problems.append(
-                        Problem(str(log), row, f"expected 'name angle', got {line.strip()!r}")
-                    )
-                continue
-            angle = fields[1].split(",")[0]
-            value = out.steering(angle, log, row, options.wheel_degrees_per_unit)
-            if value is not None:
-                out.add(fields[0], value, log, row, row - 1)
+    for row, line in numbered_lines(read_log(log)):
+        fields = line.split(maxsplit=1)
+        if len(fields) < 2:
+            if fields:
+                out.problems.append(
+                    Problem(str(log), row, f"expected 'name angle', got {shown(line.strip())}")
+                )
+            continue
+        angle = fields[1].split(",")[0]
+        value = out.steering(angle, log, row, options.wheel_degrees_per_unit)
+        if value is not None:
+            out.add(fields[0], value, log, row, row - 1)
     return out.result()

@@ -9,11 +9,11 @@ Steering is already in [-1, 1] with negative = left. Side cameras (`cameras="all
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from drivenet.data.frames import Problem, ReadResult
 from drivenet.data.readers.finder import FrameCollector, ReadOptions, is_image_name
+from drivenet.data.readers.logfile import csv_rows, read_log, shown
 from drivenet.errors import DrivenetError
 
 ALIASES = {
@@ -39,10 +39,11 @@ def header_columns(log: Path, fields: list[str]) -> dict[str, int]:
         if key is not None:
             columns.setdefault(key, i)
     if "center" not in columns or "steering" not in columns:
+        found = shown(",".join(f.strip() for f in fields))
         raise DrivenetError(
-            f"{log}, line 1: unknown columns {','.join(f.strip() for f in fields)}; expected a Udacity log "
-            "(center,left,right,steering,...) or no header; for other CSVs use --format csv and set "
-            "data.csv_image_column / data.csv_steering_column"
+            f"{log}, line 1: unknown columns {found}; expected a Udacity log (center,left,right,steering,...)"
+            " or no header; for other CSVs use --format csv and set data.csv_image_column / "
+            "data.csv_steering_column"
         )
     return columns
 
@@ -53,25 +54,22 @@ def read_udacity(log: Path, options: ReadOptions) -> ReadResult:
     cameras = ("center", "left", "right") if options.cameras == "all" else ("center",)
     correction = {"center": 0.0, "left": options.side_correction, "right": -options.side_correction}
     columns = None
-    with open(log, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.reader(fh, skipinitialspace=True)
-        for fields in reader:
-            row = reader.line_num
-            if not any(f.strip() for f in fields):
-                continue
-            if columns is None and not is_image_name(fields[0]):
-                columns = header_columns(log, fields)
-                continue
-            columns = columns or NO_HEADER
-            frame = row - (1 if columns is NO_HEADER else 2)  # the moment's place in the log
-            if len(fields) <= max(columns["center"], columns["steering"]):
-                out.problems.append(Problem(str(log), row, f"expected at least 4 fields, got {len(fields)}"))
-                continue
-            steering = out.steering(fields[columns["steering"]], log, row)
-            if steering is None:
-                continue
-            for camera in cameras:
-                i = columns.get(camera, len(fields))
-                if i < len(fields) and fields[i].strip():
-                    out.add(fields[i], steering + correction[camera], log, row, frame, camera)
+    for row, fields in csv_rows(read_log(log), log, out.problems):
+        if not any(f.strip() for f in fields):
+            continue
+        if columns is None and not is_image_name(fields[0]):
+            columns = header_columns(log, fields)
+            continue
+        columns = columns or NO_HEADER
+        frame = row - (1 if columns is NO_HEADER else 2)  # the moment's place in the log
+        if len(fields) <= max(columns["center"], columns["steering"]):
+            out.problems.append(Problem(str(log), row, f"expected at least 4 fields, got {len(fields)}"))
+            continue
+        steering = out.steering(fields[columns["steering"]], log, row)
+        if steering is None:
+            continue
+        for camera in cameras:
+            i = columns.get(camera, len(fields))
+            if i < len(fields) and fields[i].strip():
+                out.add(fields[i], steering + correction[camera], log, row, frame, camera)
     return out.result()

@@ -1,0 +1,92 @@
+"""Command `replay`: a model drives a real recording in closed loop, seeing warped recorded frames."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from drivenet.errors import DrivenetError, cli_errors
+
+
+def replay(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A checkpoint (best.npz of a run).")],
+    recording: Annotated[Path, typer.Argument(metavar="RECORDING", help="One recording's folder or log.")],
+    speed: Annotated[
+        float | None,
+        typer.Option("--speed", help="Speed in m/s of every frame; needed where the log has no speed."),
+    ] = None,
+    fps: Annotated[
+        float | None,
+        typer.Option("--fps", help="Frames per second; default: the frames' time stamps, else the format's."),
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Recording format; default: the model's data.format.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override the recording's camera: camera.key=value (repeatable)."),
+    ] = None,
+    max_offset: Annotated[
+        float, typer.Option("--max-offset", help="Metres off the recorded path that call a takeover.")
+    ] = 1.0,
+    max_heading: Annotated[
+        float, typer.Option("--max-heading", help="Degrees of heading error that call a takeover.")
+    ] = 15.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    gif: Annotated[Path | None, typer.Option("--gif", help="Write an animated GIF of the replay.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write the offset over time to this PNG.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
+) -> None:
+    """Let a model steer along a real recording: each step it sees the recorded frame warped to where
+    its own steering has led the car; > 1 m off the recorded path is a takeover (NVIDIA's autonomy)."""
+    from drivenet.config import merge, parse_override
+    from drivenet.io import check_output_file
+    from drivenet.roads.replay import Replay, ReplayFilm, load_recorded_drive, plot_replay
+    from drivenet.training.checkpoint import SteeringModel
+
+    for name, value in (("--speed", speed), ("--fps", fps), ("--max-offset", max_offset)):
+        if value is not None and not value > 0:
+            raise DrivenetError(f"{name} {value:g}: must be positive")
+    if not 0 < max_heading < 90:
+        raise DrivenetError(f"--max-heading {max_heading:g}: expected degrees between 0 and 90")
+    for out in (gif, plot):
+        if out is not None:
+            check_output_file(out, force)
+    model = SteeringModel.load(model_path)
+    overrides: dict[str, dict[str, object]] = {}
+    for text in set_ or []:
+        section, key, value = parse_override(text)
+        if section != "camera":
+            raise DrivenetError(f"--set {text}: replay takes camera.* overrides only")
+        overrides.setdefault(section, {})[key] = value
+    config = merge(model.config, overrides, "--set")
+    data_cfg = {**config["data"], **({"format": fmt} if fmt is not None else {})}
+    drive = load_recorded_drive(recording, data_cfg, config["camera"], speed, fps)
+    loop = Replay(drive, max_offset, max_heading)
+    film = ReplayFilm(loop) if gif is not None else None
+    report = loop.run(model.driver(), film)
+    written = []
+    if film is not None and gif is not None:
+        written.append(f"GIF: {film.save(gif)}")
+    if plot is not None:
+        written.append(f"plot: {plot_replay(loop, plot, f'{model_path} on {recording}')}")
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    paused = f" ({report.pauses} pauses in the recording skipped)" if report.pauses else ""
+    typer.echo(
+        f"replayed {report.km:.2f} km of {recording} in {report.seconds:.0f} s{paused}: "
+        f"{report.takeovers} takeovers, autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / elapsed s)\n"
+        f"offset from the recorded path: mean {report.mean_offset:.2f} m, worst {report.worst_offset:.2f} m"
+        + "".join(f"\n{line}" for line in written)
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `replay` to the CLI."""
+    app.command()(cli_errors(replay))

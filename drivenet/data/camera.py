@@ -1,0 +1,187 @@
+"""The geometry of a recording source: its camera (pinhole, flat road below it) and its car.
+
+Pixel (u, v) of a W x H frame looks along the camera ray (a, b, 1) with a = (u + ½ - W/2)/f and
+b = (v + ½ - H/2)/f, f = (H/2) / tan(fov/2) the focal length in pixels (`fov` vertical). Pitched down by
+α, the camera sees the horizon at row H/2 - f·tan α, i.e. a share `horizon` = ½ - f·tan α / H of the
+frame lies above it. The car steers with the front-wheel angle δ = steering · `wheel_degrees`.
+
+`camera_for(fmt, camera_cfg)` gives a format's defaults (`PRESETS`), overridden by the `[camera]`
+section, where 0 means "the preset's value".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from drivenet.errors import DrivenetError
+
+MPH = 0.44704  # metres per second in one mile per hour
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """A recording source: frame size (pixels), vertical field of view, mounting height above the road
+    (m), pitch (degrees, down positive), side cameras' lateral distance (m) and outward yaw (degrees),
+    the wheel angle at steering 1.0 (degrees), wheelbase (m), the log's speed unit (m/s per unit, 0 when
+    the format logs no speed) and the frame rate (Hz)."""
+
+    width: int
+    height: int
+    fov_degrees: float
+    mount_height: float
+    pitch_degrees: float
+    side_offset: float = 0.8
+    side_yaw_degrees: float = 0.0
+    wheel_degrees: float = 25.0
+    wheelbase: float = 2.5
+    speed_scale: float = MPH
+    frame_rate: float = 15.0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "width": self.width >= 2,
+            "height": self.height >= 2,
+            "fov_degrees": 0 < self.fov_degrees < 170,
+            "mount_height": self.mount_height > 0,
+            "pitch_degrees": abs(self.pitch_degrees) < 80,
+            "wheel_degrees": 0 < self.wheel_degrees < 90,
+            "wheelbase": self.wheelbase > 0,
+            "frame_rate": self.frame_rate > 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            values = ", ".join(f"camera.{name} = {getattr(self, name)}" for name in bad)
+            raise DrivenetError(f"{values}: out of range; check the [camera] section")
+
+    @property
+    def focal(self) -> float:
+        """Focal length in pixels: f = (H/2) / tan(fov/2)."""
+        return self.height / 2 / math.tan(math.radians(self.fov_degrees) / 2)
+
+    @property
+    def pitch(self) -> float:
+        """Downward tilt α in radians."""
+        return math.radians(self.pitch_degrees)
+
+    @property
+    def horizon(self) -> float:
+        """Share of the frame height above the horizon: ½ - f·tan α / H."""
+        return 0.5 - self.focal * math.tan(self.pitch) / self.height
+
+    @property
+    def horizontal_fov_degrees(self) -> float:
+        """Horizontal field of view: 2·atan((W/2) / f)."""
+        return math.degrees(2 * math.atan(self.width / 2 / self.focal))
+
+    @property
+    def max_wheel_angle(self) -> float:
+        """δ_max in radians: the front-wheel angle at steering ±1."""
+        return math.radians(self.wheel_degrees)
+
+    def with_horizon(self, horizon: float) -> CameraModel:
+        """The same camera pitched so that a share `horizon` lies above it: tan α = (½ - horizon)·H/f."""
+        return replace(
+            self, pitch_degrees=math.degrees(math.atan((0.5 - horizon) * self.height / self.focal))
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, as plain JSON-able values."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class RenderCamera(Protocol):
+    """What `from_render_camera` reads: drivenet.roads.renderer.Camera (horizontal field of view)."""
+
+    width: int
+    height: int
+    fov_degrees: float
+    mount_height: float
+    horizon: float
+
+
+def from_horizontal_fov(
+    width: int, height: int, hfov_degrees: float, mount_height: float, horizon: float, **car: float
+) -> CameraModel:
+    """A camera given by its horizontal field of view and horizon share (as drivenet's road renderer is).
+
+    Both models use square pixels and rays (a, b, 1) through pixel centres, so with f = (W/2)/tan(hfov/2)
+    the vertical field of view is 2·atan((H/2)/f), and the pitch puts the horizon on the same row.
+    `car` sets the other fields (wheelbase, wheel_degrees, ...).
+    """
+    focal = width / 2 / math.tan(math.radians(hfov_degrees) / 2)
+    fov = math.degrees(2 * math.atan(height / 2 / focal))
+    return CameraModel(width, height, fov, mount_height, 0.0, **car).with_horizon(horizon)
+
+
+def from_render_camera(camera: RenderCamera) -> CameraModel:
+    """The exact model of a drivenet.roads.renderer.Camera; the car is drivenet.roads.car's (wheelbase
+    2.5 m, ±25° of wheel angle at steering ±1); synthetic recordings log 22.4 mph (10 m/s)."""
+    return from_horizontal_fov(
+        camera.width, camera.height, camera.fov_degrees, camera.mount_height, camera.horizon, side_offset=0.0
+    )
+
+
+# Defaults per recording source. Udacity: the simulator's Unity camera (320x160, vertical fov 60°);
+# mounting height, pitch and side-camera offset calibrated on udacity-sample's side cameras
+# (scripts/calibrate_camera.py, README "Camera model"). Donkey: a Raspberry Pi camera v2 (62° x 49°)
+# on a 1:10 RC car, 20 Hz, no speed logged. Sully: a dashcam on a sedan, 1.0 = 450° of steering wheel,
+# about 30° of road wheel at a 15:1 steering ratio. Donkey's and Sully's geometry are estimates, not
+# calibrated: override them in [camera] for serious use.
+PRESETS: dict[str, CameraModel] = {
+    "udacity": CameraModel(320, 160, 60.0, 0.9, 4.0, 0.8, 0.0, 25.0, 2.5, MPH, 15.0),
+    "donkey": CameraModel(160, 120, 48.8, 0.2, 15.0, 0.0, 0.0, 25.0, 0.26, 0.0, 20.0),
+    "sully": CameraModel(455, 256, 40.0, 1.3, 2.0, 0.0, 0.0, 30.0, 2.7, 0.0, 20.0),
+}
+ROADS = "roads"  # drivenet's renderer: its default Camera() (320x160, horizontal fov 60°, 1.4 m, horizon 0.3)
+PRESETS[ROADS] = from_horizontal_fov(
+    320, 160, 60.0, 1.4, 0.3, side_offset=0.0
+)  # (tests: equal to the renderer's)
+# [camera] keys that override a preset field when non-zero
+OVERRIDES = ("width", "height", "fov_degrees", "mount_height", "side_offset", "wheel_degrees", "wheelbase")
+
+
+def camera_for(fmt: str, camera_cfg: Mapping[str, Any] | None = None) -> CameraModel:
+    """The camera of recording format `fmt` (udacity, donkey, sully or roads) with the `[camera]` overrides.
+
+    `camera.preset` other than auto wins over `fmt`; each non-zero key replaces the preset's value and
+    `camera.horizon` (non-zero) sets the pitch.
+    """
+    cfg = dict(camera_cfg or {})
+    name = str(cfg.get("preset", "auto"))
+    name = fmt if name == "auto" else name
+    if name not in PRESETS:
+        known = ", ".join(PRESETS)
+        raise DrivenetError(
+            f"no camera model for format {name!r}; set camera.preset to one of {known} (and override its "
+            "values in [camera] to match your camera)"
+        )
+    changes = {key: cfg[key] for key in OVERRIDES if cfg.get(key)}
+    camera = replace(PRESETS[name], **changes)
+    return camera.with_horizon(float(cfg["horizon"])) if cfg.get("horizon") else camera
+
+
+def camera_for_frames(
+    fmt: str, camera_cfg: Mapping[str, Any] | None, frame_size: tuple[int, int] | None
+) -> CameraModel:
+    """`camera_for`, where format auto (or csv) is told by the raw frame size (width, height) of the data:
+    the preset of that size, if exactly one has it."""
+    preset = str((camera_cfg or {}).get("preset", "auto"))
+    if preset == "auto" and fmt in ("auto", "csv") and frame_size is not None:
+        same = [
+            name
+            for name, cam in PRESETS.items()
+            if name != ROADS and (cam.width, cam.height) == tuple(frame_size)
+        ]
+        if len(same) == 1:
+            fmt = same[0]
+    return camera_for(fmt, camera_cfg)
+
+
+def camera_from_config(
+    config: Mapping[str, Mapping[str, Any]], frame_size: tuple[int, int] | None
+) -> CameraModel:
+    """The camera of a config (`data.format` and `[camera]`) for data whose raw frames are `frame_size`."""
+    return camera_for_frames(str(config["data"].get("format", "auto")), config.get("camera"), frame_size)

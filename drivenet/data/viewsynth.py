@@ -1,0 +1,211 @@
+"""View synthesis: a recorded frame as the camera would have seen it from beside and turned away from
+where it stood, and the steering that brings the car back (ALVINN's and PilotNet's recovery views).
+
+Geometry (vehicle axes X right, Y down, Z forward; camera of `drivenet.data.camera`, pitched down by α):
+the ray of camera direction (a, b, 1) runs along d = (a, b·cos α + sin α, cos α - b·sin α) in vehicle
+axes. The new camera stands s metres right of the recorded one, turned ψ clockwise seen from above, so
+a direction d' of the new car is R·d' = (d'_X cos ψ + d'_Z sin ψ, d'_Y, -d'_X sin ψ + d'_Z cos ψ) in
+the recorded car's axes (and it may also stand `advance` metres further ahead).
+
+- Below the horizon (d'_Y > 0) the ray meets flat ground at P' = (h / d'_Y)·d', which the recorded
+  camera saw at P = R·P' + (s, 0, advance): a homography per pixel through the ground plane.
+- At or above the horizon the scene is infinitely far, so only the rotation matters: P = R·d'.
+
+P is projected into the recorded camera: (a, b) = (P_X, P_Y cos α - P_Z sin α) / (P_Y sin α + P_Z cos α),
+then read with bilinear interpolation. Pixels whose source falls outside the recorded frame (or behind
+it) repeat the nearest edge pixel and are marked in the `filled` mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from drivenet.data.camera import PRESETS, CameraModel, camera_from_config
+from drivenet.errors import DrivenetError
+
+EPS = 1e-6
+
+
+@lru_cache(maxsize=32)
+def _rays(camera: CameraModel, shape: tuple[int, int], rows: tuple[float, float]) -> tuple[np.ndarray, ...]:
+    """Per output pixel of an (h, w) image covering raw rows `rows`: vehicle-axis ray (dX, dY, dZ) float64
+    (h, w) each, and the affine map raw pixel -> image pixel (scale_x, scale_y, top)."""
+    h, w = shape
+    top, bottom = rows
+    raw_h = camera.height
+    scale_x, scale_y = w / camera.width, h / ((bottom - top) * raw_h)
+    u = (np.arange(w) + 0.5) / scale_x  # raw column coordinate of each pixel centre
+    v = top * raw_h + (np.arange(h) + 0.5) / scale_y
+    f, alpha = camera.focal, camera.pitch
+    a = (u - camera.width / 2) / f
+    b = (v - raw_h / 2) / f
+    d_x = np.broadcast_to(a[None, :], (h, w))
+    d_y = np.broadcast_to((b * np.cos(alpha) + np.sin(alpha))[:, None], (h, w))
+    d_z = np.broadcast_to((np.cos(alpha) - b * np.sin(alpha))[:, None], (h, w))
+    return d_x, d_y, d_z, np.array([scale_x, scale_y, top * raw_h])
+
+
+def source_pixels(
+    camera: CameraModel,
+    shape: tuple[int, int],
+    shift_m: np.ndarray,
+    yaw_deg: np.ndarray,
+    rows: tuple[float, float] = (0.0, 1.0),
+    advance_m: np.ndarray | float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each pixel of the moved view lies in the recorded image: float32 rows and columns (N, h, w)
+    in image pixel coordinates (0 = centre of the first pixel), and bool (N, h, w) behind the camera."""
+    d_x, d_y, d_z, (scale_x, scale_y, top) = _rays(camera, shape, (float(rows[0]), float(rows[1])))
+    s = np.asarray(shift_m, np.float64).reshape(-1, 1, 1)
+    psi = np.radians(np.asarray(yaw_deg, np.float64)).reshape(-1, 1, 1)
+    cos_psi, sin_psi = np.cos(psi), np.sin(psi)
+    ground = d_y > EPS
+    t = np.where(ground, camera.mount_height / np.where(ground, d_y, 1.0), 1.0)  # 1: a direction, not a point
+    p_x = (d_x * cos_psi + d_z * sin_psi) * t + np.where(ground, s, 0.0)
+    p_y = np.broadcast_to(d_y * t, p_x.shape)
+    forward = np.asarray(advance_m, np.float64).reshape(-1, 1, 1)
+    p_z = (d_z * cos_psi - d_x * sin_psi) * t + np.where(ground, forward, 0.0)
+    alpha = camera.pitch
+    depth = p_y * np.sin(alpha) + p_z * np.cos(alpha)
+    behind = depth <= EPS
+    depth = np.maximum(depth, EPS)
+    f = camera.focal
+    u = f * p_x / depth + camera.width / 2
+    v = f * (p_y * np.cos(alpha) - p_z * np.sin(alpha)) / depth + camera.height / 2
+    cols = (u * scale_x - 0.5).astype(np.float32)
+    rws = ((v - top) * scale_y - 0.5).astype(np.float32)
+    return rws, cols, behind
+
+
+def sample(images: np.ndarray, rws: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear reading of uint8 images (N, h, w, C) at float positions (N, h, w); positions beyond the
+    image take its nearest edge. Returns uint8 (N, h, w, C) and bool (N, h, w) outside the image."""
+    n, h, w, c = images.shape
+    outside = (rws < -0.5) | (rws > h - 0.5) | (cols < -0.5) | (cols > w - 0.5)
+    y = np.clip(rws, 0.0, h - 1)
+    x = np.clip(cols, 0.0, w - 1)
+    y0 = np.minimum(y.astype(np.int64), max(h - 2, 0))
+    x0 = np.minimum(x.astype(np.int64), max(w - 2, 0))
+    wy = (y - y0)[..., None]
+    wx = (x - x0)[..., None]
+    step_y, step_x = w * int(h > 1), int(w > 1)
+    flat = images.reshape(n * h * w, c)
+    base = (np.arange(n)[:, None, None] * h + y0) * w + x0
+
+    def pixel(offset: int) -> np.ndarray:
+        return np.take(flat, base + offset, axis=0).astype(np.float32)
+
+    p00, p10 = pixel(0), pixel(step_y)
+    out = p00 + (pixel(step_x) - p00) * wx  # the upper row, then the lower one, then between them
+    out += ((p10 + (pixel(step_y + step_x) - p10) * wx) - out) * wy
+    out += 0.5
+    return out.astype(np.uint8), outside
+
+
+def warp(
+    images: np.ndarray,
+    camera: CameraModel,
+    shift_m: float | np.ndarray,
+    yaw_deg: float | np.ndarray,
+    rows: tuple[float, float] = (0.0, 1.0),
+    advance_m: float | np.ndarray = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The views from a camera moved `shift_m` metres to the right and turned `yaw_deg` degrees to the
+    right (clockwise seen from above) of where each image was taken.
+
+    `images` uint8 (H, W, C) or (N, H, W, C), at any resolution, covering the raw frame's full width and
+    the rows between the shares `rows` = (crop_top, 1 - crop_bottom) of its height (so cropped, resized
+    cache images can be warped); `shift_m`, `yaw_deg` and `advance_m` (metres further ahead, 0 by
+    default) scalars or (N,). Returns the warped images
+    (same shape, uint8) and `filled` bool (N, H, W) (or (H, W)): pixels the recorded camera never saw,
+    filled with the nearest edge pixel.
+    """
+    images = np.asarray(images)
+    single = images.ndim == 3
+    batch = images[None] if single else images
+    n, h, w, _ = batch.shape
+    shift = np.broadcast_to(np.asarray(shift_m, np.float64), (n,))
+    yaw = np.broadcast_to(np.asarray(yaw_deg, np.float64), (n,))
+    advance = np.broadcast_to(np.asarray(advance_m, np.float64), (n,))
+    rws, cols, behind = source_pixels(camera, (h, w), shift, yaw, rows, advance)
+    warped, outside = sample(batch, rws, cols)
+    filled = outside | behind
+    return (warped[0], filled[0]) if single else (warped, filled)
+
+
+def recovery_steering(
+    shift_m: float | np.ndarray,
+    yaw_deg: float | np.ndarray,
+    speed_mps: float | np.ndarray,
+    seconds: float = 2.0,
+    camera: CameraModel | None = None,
+    min_distance: float = 3.0,
+) -> np.ndarray:
+    """The steering change that brings a car `shift_m` right of the recorded path and turned `yaw_deg`
+    right of it back onto the path in `seconds` (to ADD to the recorded steering; right of path ->
+    negative).
+
+    Kinematic bicycle model, path locally straight: the car aims at the path point D = max(v·T,
+    `min_distance`) metres ahead, which in the car's axes lies at X = -s·cos ψ - D·sin ψ (right),
+    Z = D·cos ψ - s·sin ψ (ahead); the arc tangent to the car's heading through it has curvature
+    κ = 2X / (X² + Z²), driven by the front-wheel angle δ = atan(L·κ), i.e. steering δ / δ_max. L and δ_max
+    are the camera model's (`camera`, Udacity's if None: wheelbase 2.5 m, 25° at steering 1.0).
+    Returns float32, scalar-shaped or (N,).
+    """
+    camera = camera or PRESETS["udacity"]
+    s = np.asarray(shift_m, np.float64)
+    psi = np.radians(np.asarray(yaw_deg, np.float64))
+    distance = np.maximum(np.asarray(speed_mps, np.float64) * seconds, min_distance)
+    x = -s * np.cos(psi) - distance * np.sin(psi)
+    z = distance * np.cos(psi) - s * np.sin(psi)
+    kappa = 2 * x / (x * x + z * z)
+    return (np.arctan(camera.wheelbase * kappa) / camera.max_wheel_angle).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RecoveryViews:
+    """Training augmentation (`augment.shift_m`, `augment.yaw_deg`): each image is seen from a camera
+    moved sideways by s ~ N(0, shift_m²) metres and turned by ψ ~ N(0, yaw_deg²) degrees, and its label
+    gains `recovery_steering(s, ψ, speed, seconds)`: PilotNet's recovery views."""
+
+    camera: CameraModel
+    shift_m: float = 0.0
+    yaw_deg: float = 0.0
+    seconds: float = 2.0
+    speed: float = 13.0
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Mapping[str, Any]], frame_size: tuple[int, int] | None
+    ) -> RecoveryViews | None:
+        """The settings of a config for data with raw frames of `frame_size`; None when both are 0."""
+        cfg = config["augment"]
+        shift, yaw = float(cfg.get("shift_m", 0.0)), float(cfg.get("yaw_deg", 0.0))
+        seconds, speed = float(cfg.get("recovery_seconds", 2.0)), float(cfg.get("recovery_speed", 13.0))
+        checks = {
+            "shift_m": shift >= 0,
+            "yaw_deg": yaw >= 0,
+            "recovery_seconds": seconds > 0,
+            "recovery_speed": speed >= 0,
+        }
+        bad = [f"augment.{key} = {cfg.get(key)}" for key, ok in checks.items() if not ok]
+        if bad:
+            raise DrivenetError(f"{', '.join(bad)}: must be 0 or more (recovery_seconds: more than 0)")
+        if shift == 0 and yaw == 0:
+            return None
+        return cls(camera_from_config(config, frame_size), shift, yaw, seconds, speed)
+
+    def apply(
+        self, images: np.ndarray, steering: np.ndarray, rng: np.random.Generator, rows: tuple[float, float]
+    ) -> None:
+        """Warp a batch of images (N, H, W, C) covering raw rows `rows`, in place, and add the recovery
+        steering to `steering` (N,). Clips (frames stacked on the channel axis) share one draw."""
+        shift = rng.normal(0.0, self.shift_m, len(images)) if self.shift_m > 0 else np.zeros(len(images))
+        yaw = rng.normal(0.0, self.yaw_deg, len(images)) if self.yaw_deg > 0 else np.zeros(len(images))
+        images[:] = warp(images, self.camera, shift, yaw, rows)[0]
+        steering += recovery_steering(shift, yaw, self.speed, self.seconds, self.camera)

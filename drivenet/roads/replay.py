@@ -1,0 +1,312 @@
+"""Closed-loop replay on a real recording: NVIDIA's PilotNet simulator, built from recorded video.
+
+The recorded path is rebuilt from the log with the kinematic bicycle of the recording's car (its
+camera model: wheelbase L, front-wheel angle δ_max at steering 1): from frame k the car drove an arc
+of curvature κ_k = tan(u_k·δ_max) / L for d_k = v_k·Δt_k metres, u_k its steering, v_k its speed and
+Δt_k the time to the next frame. A simulated car starts on that path. Before each step it is shown the
+recorded frame nearest to it along the path, warped (view synthesis) to its lateral offset and heading
+error; then it drives Δt_k at v_k with the model's steering. More than `max_offset` metres off the path,
+or turned more than `max_heading` degrees away from it, is a takeover: counted, and the car is put
+back on the path. Autonomy = max(0, 1 - takeovers · 6 s / elapsed s) · 100, as for `drive`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, UnidentifiedImageError
+
+from drivenet.data.camera import CameraModel, camera_for_frames
+from drivenet.data.odometry import read_odometry
+from drivenet.data.readers import ReadOptions, read_from_config
+from drivenet.data.readers.detect import find_recordings
+from drivenet.data.viewsynth import warp
+from drivenet.errors import DrivenetError
+from drivenet.roads.car import KAPPA_MAX, advance
+from drivenet.roads.drive import DriveReport
+from drivenet.roads.film import DriveFilm
+from drivenet.roads.track import STEP, Pose, Track
+from drivenet.training.plots import overlay
+
+Steer = Callable[[np.ndarray], float]  # view uint8 (H, W, 3) RGB -> steering in [-1, 1]
+PAUSE = 1.0  # seconds between two frames beyond which the recording was paused, not driven
+
+
+@dataclass(frozen=True)
+class RecordedDrive:
+    """A recording's centre frames in time order, with the speed, timing and car that rebuild its path."""
+
+    images: list[str]
+    steering: np.ndarray  # (N,) in [-1, 1]
+    speed: np.ndarray  # (N,) m/s
+    interval: np.ndarray  # (N - 1,) seconds from each frame to the next
+    camera: CameraModel
+    pauses: int = 0  # intervals longer than PAUSE, replaced by the typical interval
+
+    @property
+    def distance(self) -> np.ndarray:
+        """Metres driven from each frame to the next: d_k = v_k·Δt_k."""
+        return self.speed[:-1] * self.interval
+
+    @property
+    def curvature(self) -> np.ndarray:
+        """Path curvature (1/m, positive = bending right) at each frame: κ = tan(u·δ_max) / L."""
+        return curvature(self.steering, self.camera)
+
+
+def curvature(steering: np.ndarray | float, camera: CameraModel) -> np.ndarray:
+    """The curvature that steering u gives the camera model's car: κ = tan(u·δ_max) / L (1/m)."""
+    return np.tan(np.clip(steering, -1.0, 1.0) * camera.max_wheel_angle) / camera.wheelbase
+
+
+def arc(pose: Pose, kappa: float, distance: float) -> Pose:
+    """Drive `distance` m along an arc of curvature `kappa` with car.py's `advance`.
+
+    `advance` drives curvatures up to its κ_max; the arc of curvature κ/c and length c·d, shrunk by c
+    about its start, is the arc of curvature κ and length d, so c = max(1, |κ| / κ_max) covers any κ.
+    """
+    scale = max(1.0, abs(kappa) / KAPPA_MAX)
+    end = advance(Pose(0.0, 0.0, pose.heading), kappa / (scale * KAPPA_MAX), scale * distance)
+    return Pose(pose.x + end.x / scale, pose.y + end.y / scale, end.heading)
+
+
+@dataclass(frozen=True)
+class RecordedPath:
+    """The rebuilt path as a Track sampled every STEP metres, and each frame's arc length on it."""
+
+    track: Track
+    at: np.ndarray  # (N,) metres
+
+
+def rebuild_path(kappa: np.ndarray, distance: np.ndarray) -> RecordedPath:
+    """Integrate the arcs (κ_k, d_k) from the origin heading north; frame k stands at s_k = Σ_{j<k} d_j."""
+    at = np.concatenate([[0.0], np.cumsum(distance)])
+    if at[-1] < 2 * STEP:
+        raise DrivenetError(
+            f"the recording drives only {at[-1]:.2f} m in all; replay needs a car that moves "
+            "(check its speed column or --speed)"
+        )
+    poses = [Pose(0.0, 0.0, 0.0)]
+    for k, d in zip(kappa[:-1], distance, strict=True):
+        poses.append(arc(poses[-1], float(k), float(d)))
+    s = np.append(np.arange(0.0, at[-1], STEP), at[-1])
+    segment = np.clip(np.searchsorted(at, s, side="right") - 1, 0, len(distance) - 1)
+    samples = [arc(poses[k], float(kappa[k]), float(x - at[k])) for k, x in zip(segment, s, strict=True)]
+    track = Track(
+        s=s,
+        x=np.array([p.x for p in samples]),
+        y=np.array([p.y for p in samples]),
+        heading=np.array([p.heading for p in samples]),
+        curvature=kappa[segment].astype(np.float64),
+        width=np.full(len(s), np.nan),  # unknown: the road is seen only in the frames
+    )
+    return RecordedPath(track, at)
+
+
+def frame_intervals(time: np.ndarray, frame_rate: float) -> tuple[np.ndarray, int]:
+    """Seconds between consecutive frames from their times (1 / frame_rate where unknown); a pause
+    (more than PAUSE s) or a step back in time counts as the typical (median) interval. Also returns
+    the number of such pauses."""
+    gaps = np.diff(time)
+    known = np.isfinite(gaps) & (gaps > 0) & (gaps <= PAUSE)
+    typical = float(np.median(gaps[known])) if known.any() else 1.0 / frame_rate
+    unknown = ~np.isfinite(gaps)
+    gaps = np.where(unknown, 1.0 / frame_rate, gaps)
+    pauses = int(np.sum(~unknown & ~known))
+    return np.where(known | unknown, gaps, typical), pauses
+
+
+@lru_cache(maxsize=8)
+def load_frame(path: str) -> np.ndarray:
+    """A recorded frame uint8 (H, W, 3) RGB, kept for the next few steps that show it again."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as err:
+        raise DrivenetError(f"{path}: cannot read this image ({err}); replay needs every frame") from None
+
+
+def load_recorded_drive(
+    recording: Path,
+    data_cfg: Mapping[str, Any],
+    camera_cfg: Mapping[str, Any],
+    speed: float | None = None,
+    frame_rate: float | None = None,
+) -> RecordedDrive:
+    """Read one recording's centre frames, speeds and times (`speed` m/s and `frame_rate` Hz, when
+    given, replace the log's); DrivenetError naming what is missing when its path cannot be rebuilt."""
+    options = ReadOptions(csv_image_column=data_cfg["csv_image_column"])
+    found = find_recordings(recording, str(data_cfg["format"]), options)
+    if len(found) != 1:
+        raise DrivenetError(
+            f"{recording} holds {len(found)} recordings; replay drives one: pass one recording's folder"
+        )
+    fmt, target = found[0]
+    frames = read_from_config([recording], {**data_cfg, "cameras": "center"}).frames
+    frames = frames.sort_values("frame", kind="stable")
+    if len(frames) < 2:
+        raise DrivenetError(f"{recording}: {len(frames)} usable frames; replay needs at least 2")
+    images = [str(p) for p in frames["path"]]
+    first = load_frame(images[0])
+    camera = camera_for_frames(fmt, camera_cfg, (first.shape[1], first.shape[0]))
+    odometry = read_odometry(fmt, target, images, str(data_cfg["csv_image_column"]))
+    if speed is None:
+        if camera.speed_scale <= 0 or np.isnan(odometry.speed).all():
+            raise DrivenetError(
+                f"{recording}: a {fmt} recording logs no speed; pass --speed M/S (the car's speed)"
+            )
+        missing = np.flatnonzero(np.isnan(odometry.speed))
+        if len(missing):
+            raise DrivenetError(
+                f"{images[missing[0]]}: no speed logged for this frame ({len(missing)} frames lack one); "
+                "fix the log or pass --speed M/S"
+            )
+        speeds = odometry.speed * camera.speed_scale
+    else:
+        speeds = np.full(len(images), float(speed))
+    times = odometry.time if frame_rate is None else np.full(len(images), np.nan)
+    interval, pauses = frame_intervals(times, frame_rate or camera.frame_rate)
+    steering = frames["steering"].to_numpy(np.float64)
+    return RecordedDrive(images, steering, speeds.astype(np.float64), interval, camera, pauses)
+
+
+@dataclass(frozen=True)
+class ReplayReport(DriveReport):
+    """A drive's report (offsets from the recorded path), with the recording's frames and pauses."""
+
+    frames: int = 0
+    pauses: int = 0
+
+
+Watch = Callable[["Replay", np.ndarray, float, float], None]  # (replay, view, steering, recorded steering)
+
+
+class Replay:
+    """A simulated car on a recording's rebuilt path; `step` moves it and calls for takeovers."""
+
+    def __init__(self, drive: RecordedDrive, max_offset: float = 1.0, max_heading: float = 15.0) -> None:
+        self.drive, self.max_offset, self.max_heading = drive, max_offset, max_heading
+        self.path = rebuild_path(drive.curvature, drive.distance)
+        self.track = self.path.track
+        self.pose, self.s = self.track.place(0.0), 0.0
+        self.offset, self.heading_error, self.takeovers = 0.0, 0.0, 0
+        self.shown = 0  # the recorded frame shown last
+        self.trace: dict[str, list[float]] = {"time": [], "offset": [], "steering": [], "recorded": []}
+
+    def nearest(self, step: int) -> int:
+        """The recorded frame nearest the car along the path; among frames at the same place (the car
+        stood still), the one closest to `step` in time."""
+        at = self.path.at
+        i = int(np.searchsorted(at, self.s))
+        i = min(max(i, 1), len(at) - 1)
+        place = at[i - 1] if self.s - at[i - 1] <= at[i] - self.s else at[i]
+        lo, hi = np.searchsorted(at, place, side="left"), np.searchsorted(at, place, side="right") - 1
+        return int(np.clip(step, lo, hi))
+
+    def view(self, step: int) -> np.ndarray:
+        """What the car's camera sees: the nearest recorded frame, warped to its offset and heading error."""
+        self.shown = self.nearest(step)
+        frame = load_frame(self.drive.images[self.shown])
+        warped, _ = warp(frame, self.drive.camera, self.offset, math.degrees(self.heading_error))
+        return warped
+
+    def step(self, step: int, steering: float) -> float:
+        """Drive recorded interval `step` with `steering`; returns the offset reached before any takeover."""
+        kappa = float(curvature(steering, self.drive.camera))
+        self.pose = arc(self.pose, kappa, float(self.drive.distance[step]))
+        self.s, offset, error = self.track.locate(self.pose, self.s)
+        self.offset, self.heading_error = offset, error
+        if abs(offset) > self.max_offset or abs(math.degrees(error)) > self.max_heading:
+            self.takeovers += 1
+            self.pose, self.heading_error, self.offset = self.track.place(self.s), 0.0, 0.0
+        return offset
+
+    def run(self, steer: Steer, watch: Watch | None = None) -> ReplayReport:
+        """Let `steer` drive the whole recording (until its time or its path ends) and report how it went."""
+        offsets: list[float] = []
+        seconds = 0.0
+        end = self.path.at[-1] - 1e-6
+        for step in range(len(self.drive.interval)):
+            if self.s >= end:
+                break
+            view = self.view(step)
+            steering = float(np.clip(steer(view), -1.0, 1.0))
+            recorded = float(self.drive.steering[self.shown])
+            if watch is not None:
+                watch(self, view, steering, recorded)
+            offset = self.step(step, steering)
+            seconds += float(self.drive.interval[step])
+            offsets.append(abs(offset))
+            for key, value in zip(self.trace, (seconds, offset, steering, recorded), strict=True):
+                self.trace[key].append(value)
+        return ReplayReport(
+            km=self.s / 1000.0,
+            seconds=seconds,
+            steps=len(offsets),
+            takeovers=self.takeovers,
+            mean_offset=float(np.mean(offsets)) if offsets else 0.0,
+            worst_offset=float(np.max(offsets)) if offsets else 0.0,
+            frames=len(self.drive.images),
+            pauses=self.drive.pauses,
+        )
+
+
+class ReplayFilm:
+    """A `watch` for `Replay.run` keeping every `every`-th warped view, with the predicted and recorded
+    steering drawn on it, a map of the rebuilt path with the car, and the offset and takeovers so far."""
+
+    def __init__(self, replay: Replay, every: int = 2, max_frames: int = 150) -> None:
+        self.film = DriveFilm(replay.track, every, max_frames)
+        self.steps = 0
+
+    def __call__(self, replay: Replay, view: np.ndarray, steering: float, recorded: float) -> None:
+        film, step = self.film, self.steps
+        self.steps += 1
+        if step % film.every or len(film.frames) >= film.max_frames:
+            return
+        film.dt = float(replay.drive.interval[min(step, len(replay.drive.interval) - 1)])
+        image = overlay(view, steering, recorded)
+        inset = film.map.copy()
+        cx, cy = film.to_map(replay.pose.x, replay.pose.y)
+        ImageDraw.Draw(inset).ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=(255, 60, 60))
+        image.paste(inset, (image.width - inset.width - 4, 4))
+        status = f"{replay.s / 1000:.2f} km | offset {replay.offset:+.2f} m | takeovers {replay.takeovers}"
+        draw = ImageDraw.Draw(image)
+        draw.text((6, image.height - 16), status, fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+        film.frames.append(image)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the GIF atomically, playing at the recording's speed."""
+        return self.film.save(path)
+
+
+def plot_replay(replay: Replay, out: str | Path, title: str = "") -> Path:
+    """The offset from the recorded path over time (takeovers marked), above the predicted and recorded
+    steering."""
+    from matplotlib.figure import Figure
+
+    from drivenet.io import save_figure
+
+    trace = {key: np.asarray(values) for key, values in replay.trace.items()}
+    fig = Figure(figsize=(13, 6), layout="constrained")
+    top, low = fig.subplots(2, 1, sharex=True)
+    top.plot(trace["time"], trace["offset"], color="C0", lw=0.9, label="offset (positive = right)")
+    for limit in (-replay.max_offset, replay.max_offset):
+        top.axhline(limit, color="C3", lw=0.6, ls="--")
+    over = np.abs(trace["offset"]) > replay.max_offset
+    top.plot(trace["time"][over], trace["offset"][over], "x", color="C3", label="takeover (offset)")
+    top.set_ylabel("offset from the path (m)")
+    top.set_title(title)
+    top.legend(loc="upper right")
+    low.plot(trace["time"], trace["recorded"], color="0.5", lw=0.8, label="recorded")
+    low.plot(trace["time"], trace["steering"], color="C3", lw=0.9, label="model")
+    low.set_xlabel("time (s)")
+    low.set_ylabel("steering (negative = left)")
+    low.legend(loc="upper right")
+    return save_figure(fig, out)

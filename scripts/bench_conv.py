@@ -1,0 +1,163 @@
+"""Training-step speed of drivenet's convolutional network against the identical PyTorch model on the CPU.
+
+A step is forward, MSE loss, backward and an Adam update on a batch of 64 images, in float32, of the
+network of configs/pilotnet.toml (PilotNet's layout when that file is missing: 66x200x3 input, 24@5s2,
+36@5s2, 48@5s2, 64@3, 64@3, dense 100-50-10-1). Both engines start from the same weights, use the same
+number of threads and are timed in alternating rounds, each engine's speed its best round. Also prints
+what bounds drivenet: its convolutions' matrix products alone (the forward product, dW and dX of each
+layer, the first layer without dX as in training). Last line JSON: {"speedup_vs_pytorch": {"pilotnet": r}}.
+
+    python scripts/bench_conv.py [--config configs/pilotnet.toml] [--rounds 7] [--seconds 1] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ARGS = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+ARGS.add_argument("--config", default="configs/pilotnet.toml", help="TOML config whose [model] is timed")
+ARGS.add_argument("--rounds", type=int, default=7, help="alternating timing rounds")
+ARGS.add_argument("--seconds", type=float, default=1.0, help="about how long one engine's round lasts")
+ARGS.add_argument("--batch", type=int, default=64)
+ARGS.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for numpy and torch")
+OPTIONS = ARGS.parse_args()
+# numpy's OpenBLAS reads its thread count when numpy is first imported
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(OPTIONS.threads)
+
+import numpy as np  # noqa: E402
+
+from drivenet.config import load_config  # noqa: E402
+from drivenet.nn import Adam, MSELoss, Network  # noqa: E402
+from drivenet.nn.reference import torch_copy  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    sys.exit("bench_conv.py compares against PyTorch: pip install -e '.[ref]'")
+
+PILOTNET = {
+    "input_shape": (66, 200, 3),
+    "conv": [
+        {"filters": 24, "kernel": 5, "stride": 2},
+        {"filters": 36, "kernel": 5, "stride": 2},
+        {"filters": 48, "kernel": 5, "stride": 2},
+        {"filters": 64, "kernel": 3},
+        {"filters": 64, "kernel": 3},
+    ],
+    "hidden": [100, 50, 10],
+    "activation": "elu",
+    "dropout": 0.0,
+}
+
+
+def architecture() -> tuple[dict, str]:
+    """The network's build arguments (from --config when that file exists) and where they came from."""
+    path = Path(OPTIONS.config)
+    if not path.is_file():
+        return PILOTNET, "PilotNet's layout"
+    config = load_config(path)
+    data, model = config["data"], config["model"]
+    channels = (1 if data["color"] == "gray" else 3) * (1 + len(data["motion_gaps"]))
+    build = {
+        "input_shape": (data["height"], data["width"], channels),
+        "conv": model["conv"],
+        "hidden": model["hidden"],
+        "activation": model["activation"],
+        "dropout": model["dropout"],
+    }
+    return build, str(path)
+
+
+def drivenet_step(net: Network, x: np.ndarray, target: np.ndarray) -> Callable[[], None]:
+    optimizer, loss = Adam(net.parameters()), MSELoss()
+    net.train()
+
+    def step() -> None:
+        _, grad = loss(net.forward(x), target)
+        net.backward(grad)
+        optimizer.step()
+
+    return step
+
+
+def torch_step(net: Network, x: np.ndarray, target: np.ndarray) -> Callable[[], None]:
+    model = torch_copy(net).train()
+    optimizer, loss = torch.optim.Adam(model.parameters()), torch.nn.MSELoss()
+    x_t, target_t = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), torch.from_numpy(target)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        loss(model(x_t), target_t).backward()
+        optimizer.step()
+
+    return step
+
+
+def conv_matmuls(net: Network) -> Callable[[], None]:
+    """Only the convolutions' matrix products of a training step, on their own patch matrices."""
+    products = []
+    for k, conv in enumerate(net.conv_layers):
+        cols, weight = conv._cols, conv.weight.value.reshape(-1, conv.filters)
+        y = np.empty((len(cols), conv.filters), np.float32)
+        products.append((cols, weight, y, np.empty_like(weight), np.empty_like(cols) if k else None))
+
+    def step() -> None:
+        for cols, weight, y, grad_weight, grad_cols in products:
+            np.matmul(cols, weight, out=y)
+            np.matmul(cols.T, y, out=grad_weight)
+            if grad_cols is not None:
+                np.matmul(y, weight.T, out=grad_cols)
+
+    return step
+
+
+def steps_per_second(step: Callable[[], None], steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    torch.set_num_threads(OPTIONS.threads)
+    build, source = architecture()
+    net = Network.build(seed=0, outputs=1, **build)
+    n_params = sum(p.value.size for p in net.parameters())
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(OPTIONS.batch, *net.input_shape)).astype(np.float32)
+    target = rng.uniform(-1, 1, size=(OPTIONS.batch, 1)).astype(np.float32)
+    engines = {"drivenet": drivenet_step(net, x, target), "pytorch": torch_step(net, x, target)}
+    print(
+        f"{source}: {'x'.join(map(str, net.input_shape))} input, {len(net.conv_layers)} convolutions, "
+        f"{n_params} parameters; batch {OPTIONS.batch}, float32, adam, {OPTIONS.threads} threads, "
+        f"best of {OPTIONS.rounds} alternating rounds of about {OPTIONS.seconds} s"
+    )
+    warm = min(steps_per_second(step, 2) for step in engines.values())  # also fills buffers and pools
+    steps = max(2, round(warm * OPTIONS.seconds))
+    engines["matmuls"] = conv_matmuls(net)  # timed in the same rounds, so under the same load
+    rates: dict[str, list[float]] = {engine: [] for engine in engines}
+    for i in range(OPTIONS.rounds):
+        for engine in list(engines) if i % 2 == 0 else list(reversed(engines)):
+            rates[engine].append(steps_per_second(engines[engine], steps))
+    ours, theirs, floor = (max(rates[engine]) for engine in ("drivenet", "pytorch", "matmuls"))
+    speedup = round(ours / theirs, 3)
+    print(f"{'network':<12}{'drivenet steps/s':>18}{'pytorch steps/s':>18}{'speedup':>10}")
+    print(f"{'pilotnet':<12}{ours:>18.2f}{theirs:>18.2f}{speedup:>9.2f}x")
+    flops = sum(
+        2 * conv._cols.size * conv.filters * (3 if k else 2) for k, conv in enumerate(net.conv_layers)
+    )
+    print(
+        f"{'':<12}(its convolutions' matmuls alone: {floor:.2f}/s at {flops * floor / 1e9:.0f} GFLOP/s, "
+        f"{ours / floor:.0%} of drivenet's step time; so at most {floor / theirs:.2f}x)"
+    )
+    print(json.dumps({"speedup_vs_pytorch": {"pilotnet": speedup}}))
+
+
+if __name__ == "__main__":
+    main()
