@@ -15,6 +15,12 @@ class DrivenetError(Exception):
     """A problem the user can fix: the message names the file or row and what to do."""
 
 
+def printable(text: str) -> str:
+    """`text` with control characters (a newline, a terminal escape sequence) written as Python escapes,
+    so that a file name cannot split a one-line message or drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def cli_errors(fn: F) -> F:
     """Report a DrivenetError as `error: ...` on stderr and exit 1, without a traceback."""
 
@@ -23,7 +29,7 @@ def cli_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except DrivenetError as err:
-            typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+            typer.secho(f"error: {printable(str(err))}", err=True, fg=typer.colors.RED)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

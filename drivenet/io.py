@@ -118,8 +118,10 @@ def load_npz(path: str | Path, skip: Collection[str] = ()) -> tuple[dict[str, np
         raise DrivenetError(f"{path}: has no drivenet metadata; was it written by drivenet?")
     try:
         meta = json.loads(str(arrays.pop(META_KEY)))
-    except json.JSONDecodeError as err:
+    except (ValueError, RecursionError) as err:  # not JSON, or absurd digits or nesting
         raise DrivenetError(f"{path}: corrupt metadata ({err}); re-create the file") from None
+    if not isinstance(meta, dict):
+        raise DrivenetError(f"{path}: corrupt metadata (not a JSON object); re-create the file")
     return arrays, meta
 
 

@@ -1,13 +1,14 @@
 """Training-step speed of drivenet's convolutional network against the identical PyTorch model on the CPU.
 
 A step is forward, MSE loss, backward and an Adam update on a batch of 64 images, in float32, of the
-network of configs/pilotnet.toml (PilotNet's layout when that file is missing: 66x200x3 input, 24@5s2,
-36@5s2, 48@5s2, 64@3, 64@3, dense 100-50-10-1). Both engines start from the same weights, use the same
-number of threads and are timed in alternating rounds, each engine's speed its best round. Also prints
-what bounds drivenet: its convolutions' matrix products alone (the forward product, dW and dX of each
-layer, the first layer without dX as in training). Last line JSON: {"speedup_vs_pytorch": {"pilotnet": r}}.
+network of configs/pilotnet.toml (its dropout active in both). Both engines start from the same
+weights, use the same number of threads and are timed in alternating rounds, each engine's speed its best
+round. Also prints what bounds drivenet: its convolutions' matrix products alone (the forward product, dW
+and dX of each layer, the first layer without dX as in training), timed in the same rounds.
+Last line JSON: {"speedup_vs_pytorch": {"pilotnet": r}}.
 
-    python scripts/bench_conv.py [--config configs/pilotnet.toml] [--rounds 7] [--seconds 1] [--threads N]
+    python scripts/bench_conv.py [--config configs/pilotnet.toml] [--set data.width=200 ...]
+                                 [--rounds 7] [--seconds 1] [--threads N]
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ARGS = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-ARGS.add_argument("--config", default="configs/pilotnet.toml", help="TOML config whose [model] is timed")
+ARGS.add_argument("--config", default=Path(__file__).parents[1] / "configs" / "pilotnet.toml")
+ARGS.add_argument("--set", action="append", default=[], help="config override, as for drivenet train")
 ARGS.add_argument("--rounds", type=int, default=7, help="alternating timing rounds")
 ARGS.add_argument("--seconds", type=float, default=1.0, help="about how long one engine's round lasts")
 ARGS.add_argument("--batch", type=int, default=64)
@@ -41,37 +43,21 @@ try:
 except ImportError:  # pragma: no cover
     sys.exit("bench_conv.py compares against PyTorch: pip install -e '.[ref]'")
 
-PILOTNET = {
-    "input_shape": (66, 200, 3),
-    "conv": [
-        {"filters": 24, "kernel": 5, "stride": 2},
-        {"filters": 36, "kernel": 5, "stride": 2},
-        {"filters": 48, "kernel": 5, "stride": 2},
-        {"filters": 64, "kernel": 3},
-        {"filters": 64, "kernel": 3},
-    ],
-    "hidden": [100, 50, 10],
-    "activation": "elu",
-    "dropout": 0.0,
-}
 
-
-def architecture() -> tuple[dict, str]:
-    """The network's build arguments (from --config when that file exists) and where they came from."""
-    path = Path(OPTIONS.config)
-    if not path.is_file():
-        return PILOTNET, "PilotNet's layout"
-    config = load_config(path)
+def architecture() -> dict:
+    """Network.build's arguments for the [data] and [model] sections of --config (scalar steering output)."""
+    config = load_config(OPTIONS.config, OPTIONS.set)
     data, model = config["data"], config["model"]
     channels = (1 if data["color"] == "gray" else 3) * (1 + len(data["motion_gaps"]))
-    build = {
+    return {
         "input_shape": (data["height"], data["width"], channels),
         "conv": model["conv"],
         "hidden": model["hidden"],
         "activation": model["activation"],
+        "output_activation": "tanh" if model["scalar_output"] == "tanh" else None,
+        "init": model["init"],
         "dropout": model["dropout"],
     }
-    return build, str(path)
 
 
 def drivenet_step(net: Network, x: np.ndarray, target: np.ndarray) -> Callable[[], None]:
@@ -126,15 +112,15 @@ def steps_per_second(step: Callable[[], None], steps: int) -> float:
 
 def main() -> None:
     torch.set_num_threads(OPTIONS.threads)
-    build, source = architecture()
-    net = Network.build(seed=0, outputs=1, **build)
+    net = Network.build(seed=0, outputs=1, **architecture())
     n_params = sum(p.value.size for p in net.parameters())
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(OPTIONS.batch, *net.input_shape)).astype(np.float32)
     target = rng.uniform(-1, 1, size=(OPTIONS.batch, 1)).astype(np.float32)
     engines = {"drivenet": drivenet_step(net, x, target), "pytorch": torch_step(net, x, target)}
     print(
-        f"{source}: {'x'.join(map(str, net.input_shape))} input, {len(net.conv_layers)} convolutions, "
+        f"{Path(OPTIONS.config).name}: {'x'.join(map(str, net.input_shape))} input, "
+        f"{len(net.conv_layers)} convolutions, "
         f"{n_params} parameters; batch {OPTIONS.batch}, float32, adam, {OPTIONS.threads} threads, "
         f"best of {OPTIONS.rounds} alternating rounds of about {OPTIONS.seconds} s"
     )

@@ -2,8 +2,9 @@
 
 Both run in this process on the same 8036 center frames (320x160 -> 32x30 gray, the default [data]
 settings), alternating, best of `--rounds`; the command's time covers reading the log, decoding with
-JPEG draft + worker pool, and writing the cache (not the interpreter start). CPU time per image
-is printed too: unlike images/s it does not depend on what else the machine runs. Last line is JSON:
+JPEG draft + worker pool (images written into shared memory), and writing the cache (not the
+interpreter start). CPU time per image is printed too: unlike images/s it does not depend on what else
+the machine runs, and the ratio of the two CPU times is the speedup one core gets. Last line is JSON:
 {"images_per_s": x, "speedup_vs_plain_pillow": r}. Needs DRIVENET_DATASETS.
 """
 
@@ -82,6 +83,8 @@ def main() -> None:
                 f"preprocess {n / wall_o:,.0f}/s ({1e3 * cpu_o / n:.3f} CPU ms/image)"
             )
     print(f"{n} frames, {args.workers} workers, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    cpu_ratio = min(c for _, c in plain) / min(c for _, c in ours)
+    print(f"CPU time per image: plain Pillow / preprocess = {cpu_ratio:.2f}")
     best_plain, best_ours = min(t for t, _ in plain), min(t for t, _ in ours)
     result = {
         "images_per_s": round(n / best_ours),

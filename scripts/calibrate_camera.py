@@ -11,10 +11,12 @@ horizon), where the warp is a pure rotation, so only a yaw can move it (the para
 is not infinitely far makes this an upper bound of the outward yaw).
 
 On flat ground a sideways move s seen from height h shifts the image by (s/h)·(rows below the
-horizon), so the side cameras fix the pitch, the yaw and the ratio s/h, not s and h apart: the height
-is taken from the simulator's facts (a little below 1 m: 0.9 m) and the offset follows. (Forward motion
-between frames, d = speed x Δt, would fix h in principle, but on the simulator's straight roads the
-blurred asphalt gives almost no signal: the error barely changes with h.)
+horizon), so the side cameras fix the pitch, the yaw and the ratio s/h, not s and h apart. The height
+is the simulator's own: its car prefab (udacity/self-driving-car-sim, Car.prefab, "Front Facing
+Camera") puts the camera 0.971 m above the car's origin, which sits at about road level, and the
+offset follows from the ratio. (Forward motion between frames, d = speed x Δt, would fix h from the
+data in principle, but on the simulator's straight roads the blurred asphalt gives almost no signal:
+the error barely changes with h.)
 
 Fit and report use disjoint rows (alternate samples). The error is the mean absolute grey-level
 difference (0-255) over a region of frames at 1/scale resolution, filled pixels included.
@@ -34,13 +36,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from drivenet.data.camera import CameraModel
+from drivenet.data.camera import PRESETS, CameraModel
 from drivenet.data.viewsynth import recovery_steering, warp
 
 ROAD = (0.45, 0.78)  # raw rows: below the horizon, above the hood
 SCENERY = (0.10, 0.38)  # raw rows: above the horizon
-HEIGHT = 0.9  # metres: "a little below 1 m" (the side cameras fix only offset / height)
-GUESS = CameraModel(320, 160, 60.0, HEIGHT, 3.0, 0.8, 0.0)  # the facts alone: ~1 m up, a few degrees down
+HEIGHT = 0.971  # metres: the simulator's prefab (the side cameras fix only offset / height)
+# the issue's facts alone: a little below 1 m up, a few degrees down, side cameras 0.8 m out, not turned
+GUESS = replace(
+    PRESETS["udacity"], mount_height=0.9, pitch_degrees=3.0, side_offset=0.8, side_yaw_degrees=0.0
+)
 SIDE_ROWS = 1500  # udacity-sample has side images for its first 1500 rows
 PITCHES = np.arange(-2.0, 12.01, 0.25)
 OFFSETS = np.arange(0.2, 1.601, 0.025)
@@ -102,9 +107,10 @@ def fit(sides: dict[str, np.ndarray], yaw: str) -> CameraModel:
     """Pitch and offset on the road region, the yaw held at 0 ("zero"), free there too ("road"), or
     fitted on the scenery region in turn with them ("scenery")."""
     geometry = [("pitch_degrees", PITCHES), ("side_offset", OFFSETS)]
+    start = replace(GUESS, mount_height=HEIGHT)
     if yaw == "road":
-        return descend(GUESS, sides, [*geometry, ("side_yaw_degrees", YAWS)], ROAD)
-    camera = descend(GUESS, sides, geometry, ROAD)
+        return descend(start, sides, [*geometry, ("side_yaw_degrees", YAWS)], ROAD)
+    camera = descend(start, sides, geometry, ROAD)
     if yaw == "scenery":
         for _ in range(2):
             camera = descend(camera, sides, [("side_yaw_degrees", YAWS)], SCENERY)

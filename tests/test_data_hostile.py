@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,3 +263,38 @@ def test_a_log_too_large_to_be_one_is_refused_before_reading(tmp_path: Path) -> 
     with open(rec / "driving_log.csv", "r+b") as fh:
         fh.truncate(2**30 + 1)  # sparse: takes no disk space
     one_line_error(cli("inspect", rec), "driving_log.csv", "too large for a driving log")
+
+
+def test_a_folder_that_cannot_be_listed_is_a_one_line_error(tmp_path: Path, monkeypatch) -> None:
+    udacity(tmp_path / "all" / "rec", STEERING, sides=False)
+
+    def refuse(self: Path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", refuse)  # as for a folder of another user's (tests run as root)
+    with pytest.raises(DrivenetError, match=r"all: cannot look inside \(Permission denied\)"):
+        read_recordings([tmp_path / "all"])
+
+
+def test_control_characters_in_file_names_never_reach_the_terminal(tmp_path: Path) -> None:
+    rec = udacity(tmp_path / "re\x1b[2Jc\nx", STEERING, sides=False)
+    (rec / "IMG" / "center_2016_12_01_13_30_000001.jpg").write_bytes(b"broken")
+    result = cli("inspect", rec)
+    assert result.exit_code == 0 and "re\\x1b[2Jc\\nx" in result.output and "\x1b" not in result.output
+    os.mkfifo(rec / "IMG" / "x.jpg")
+    (rec / "driving_log.csv").unlink()
+    os.mkfifo(rec / "driving_log.csv")
+    line = one_line_error(cli("inspect", rec), "not a regular file")
+    assert "re\\x1b[2Jc\\nx" in line
+
+
+def test_an_img_folder_linked_from_outside_is_refused_frame_by_frame(tmp_path: Path) -> None:
+    elsewhere = udacity(tmp_path / "elsewhere", STEERING, sides=False)
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    shutil.copy(elsewhere / "driving_log.csv", rec)
+    (rec / "IMG").symlink_to(elsewhere / "IMG")
+    result = read_recordings([rec], format="udacity")
+    assert len(result.frames) == 0
+    assert [p.kind for p in result.problems] == ["refused image"] * len(STEERING)
+    assert "leads outside the recording folder" in result.problems[0].reason

@@ -114,6 +114,9 @@ def test_whole_recordings_by_name() -> None:
     parts = split_parts(frames, settings)
     by_recording = dict(zip(frames["recording"], parts, strict=True))
     assert by_recording == {"a": TEST, "b": VAL, "c": TRAIN, "d": TEST}
+    # seed 2 would draw recording b as the test part if the named validation recording were not set aside
+    mixed = split_parts(frames, SplitSettings(val_recordings=("b",), test_fraction=0.25, block=10, seed=2))
+    assert np.all(mixed[frames["recording"] == "b"] == VAL) and np.sum(mixed == TEST) == 100  # from a, c, d
     with pytest.raises(
         DrivenetError, match="train.val_recordings: no recording named lake.*it has a, b, c, d"
     ):

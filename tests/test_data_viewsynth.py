@@ -7,12 +7,13 @@ import pytest
 
 from drivenet.config import load_config
 from drivenet.data import Preprocess, SteeringCache, SteeringDataset
-from drivenet.data.camera import PRESETS, CameraModel, camera_for, camera_for_frames, from_render_camera
+from drivenet.data.camera import MPH, PRESETS, CameraModel, camera_for, camera_for_frames, from_render_camera
 from drivenet.data.frames import make_frames
 from drivenet.data.viewsynth import RecoveryViews, recovery_steering, warp
 from drivenet.errors import DrivenetError
 from drivenet.roads import Camera, Look, RoadRenderer, Track, pursuit_steering, random_track
 from drivenet.roads.car import LOOKAHEAD
+from drivenet.roads.synth import SPACING, SPEED_MPH
 
 # Renderer proof: on the ground rows the camera saw, a warped frame differs from the frame rendered at
 # the new pose by at most MEAN_TOLERANCE grey levels on average and P95_TOLERANCE for 95% of the pixel
@@ -128,6 +129,7 @@ def test_cropped_resized_images_warp_like_full_frames(scene):
 
 def test_render_camera_conversion_is_the_roads_preset():
     assert from_render_camera(Camera()) == PRESETS["roads"]
+    assert PRESETS["roads"].frame_rate == pytest.approx(SPEED_MPH * MPH / SPACING)  # synth's frames and speed
     model = from_render_camera(Camera(width=160, height=120, fov_degrees=70.0, horizon=0.4))
     assert model.horizontal_fov_degrees == pytest.approx(70.0)
     assert model.horizon == pytest.approx(0.4)

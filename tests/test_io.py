@@ -145,3 +145,11 @@ def test_new_files_get_the_users_umask_and_old_ones_keep_their_mode(tmp_path: Pa
     assert stat.S_IMODE(text.stat().st_mode) == want
     assert stat.S_IMODE(npz.stat().st_mode) == want
     assert stat.S_IMODE(kept.stat().st_mode) == 0o604 and kept.read_text() == "new"
+
+
+@pytest.mark.parametrize("meta", ["[1, 2]", "{", "[" * 100_000, "9" * 5000])
+def test_metadata_that_is_no_json_object_is_refused(tmp_path: Path, meta: str) -> None:
+    path = tmp_path / "m.npz"
+    np.savez(path, w=np.zeros(2), __meta__=np.array(meta))
+    with pytest.raises(DrivenetError, match="m.npz: corrupt metadata"):
+        load_npz(path)

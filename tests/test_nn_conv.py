@@ -13,6 +13,7 @@ CONVS = [  # channels, filters, kernel, stride, padding, input height, width
     (2, 3, 3, 2, "same", 7, 8),
     (1, 2, 5, 2, "valid", 9, 11),
     (2, 2, 2, 1, "same", 5, 4),
+    (2, 3, 2, 3, "same", 8, 7),  # stride above the kernel: some pixels are never read
 ]
 
 

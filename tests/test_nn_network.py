@@ -223,6 +223,8 @@ def test_a_small_conv_network_learns_which_half_is_bright():
 def test_bad_conv_entries_are_user_errors():
     with pytest.raises(DrivenetError, match=r"model.conv\[0\]"):
         Network.build((8, 8, 1), conv=[{"filters": 4, "size": 3}])
+    with pytest.raises(DrivenetError, match=r"model.conv\[1\].*whole numbers"):
+        Network.build((8, 8, 1), conv=[{"filters": 4, "kernel": 3}, {"filters": 4, "kernel": 1.5}])
     with pytest.raises(DrivenetError, match="height, width, channels"):
         Network.build((64,), conv=[{"filters": 4, "kernel": 3}])
     with pytest.raises(DrivenetError, match="does not fit"):

@@ -127,3 +127,13 @@ def test_full_lock_drives_a_circle_back_to_the_start():
     np.testing.assert_allclose(
         [pose.x, pose.y, pose.heading - 2 * np.pi], [start.x, start.y, start.heading], atol=1e-9
     )
+
+
+def test_sensor_noise_has_the_looks_strength_and_differs_between_frames():
+    renderer, rng, pose = RoadRenderer(SMALL), np.random.default_rng(0), Pose(0, 0, 0)
+    track, look = Track.straight(100), dataclasses.replace(PLAIN, ground=(0.5, 0.5, 0.5), noise=0.03)
+    clean = renderer.render(track, pose, 0.0, dataclasses.replace(look, noise=0.0), rng).astype(float)
+    first, second = (renderer.render(track, pose, 0.0, look, rng).astype(float) for _ in range(2))
+    assert np.std(first - clean) == pytest.approx(0.03 * 255, rel=0.1)
+    assert abs(np.mean(first - clean)) < 0.5  # zero-mean deviates, not a shift of brightness
+    assert not np.array_equal(first, second)

@@ -301,3 +301,17 @@ def test_odometry_of_real_recordings_when_available() -> None:
     odometry = read_odometry("udacity", root / "driving_log.csv", names)
     assert not np.isnan(odometry.speed).any() and not np.isnan(odometry.time).any()
     assert 20 < float(np.median(odometry.speed)) < 35  # mph
+
+
+def test_plain_csv_with_speed_and_time_columns(tmp_path: Path) -> None:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    rows = ["image,steering,speed,time"]
+    for k in range(12):
+        Image.new("RGB", (320, 160), (90, 90, 90)).save(folder / f"f{k}.png")
+        rows.append(f"f{k}.png,0.05,20,{k * 0.2:.1f}")
+    (folder / "log.csv").write_text("\n".join(rows) + "\n")
+    drive = load(folder)
+    assert drive.camera == PRESETS["udacity"]  # told by the frame size; its speed unit is mph
+    np.testing.assert_allclose(drive.interval, 0.2)
+    np.testing.assert_allclose(drive.speed, 20 * MPH)

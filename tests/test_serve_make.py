@@ -60,3 +60,12 @@ def tiny_model(folder: Path, *overrides: str) -> Path:
     config = tiny_config("train.epochs=2", *overrides)
     train_run(recording, config, folder / "run", progress=False)
     return folder / "run" / "best.npz"
+
+
+def serve_models(folder: Path) -> dict[str, Path | list[Path]]:
+    """A single-frame and a motion model (gaps 1 and 2), and simulator-sized frames, all under `folder`."""
+    return {
+        "single": tiny_model(folder / "single"),
+        "motion": tiny_model(folder / "motion", "data.motion_gaps=[1, 2]"),
+        "frames": camera_jpegs(folder / "frames"),
+    }

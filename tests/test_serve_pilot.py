@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from test_serve_make import camera_jpegs, jpeg_bytes, telemetry, tiny_model
+from test_serve_make import jpeg_bytes, serve_models, telemetry
 from typer.testing import CliRunner
 
 from drivenet.cli import app
@@ -19,7 +18,7 @@ from drivenet.errors import DrivenetError
 from drivenet.sim import server
 from drivenet.sim.pilot import Pilot
 from drivenet.sim.recorder import Recorder
-from drivenet.sim.status import StatusLine
+from drivenet.sim.status import ServeStats, StatusLine
 from drivenet.sim.telemetry import read_telemetry
 from drivenet.sim.throttle import SpeedController
 from drivenet.training.checkpoint import SteeringModel
@@ -29,13 +28,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """A single-frame and a motion model (gaps 1 and 2), and simulator-sized frames."""
-    folder = tmp_path_factory.mktemp("serve")
-    return {
-        "single": tiny_model(folder / "single"),
-        "motion": tiny_model(folder / "motion", "data.motion_gaps=[1, 2]"),
-        "frames": camera_jpegs(folder / "frames"),
-    }
+    return serve_models(tmp_path_factory.mktemp("serve"))
 
 
 def pilot_for(path, record=None, set_mph=20.0):
@@ -190,11 +183,21 @@ def test_serve_refuses_meaningless_settings(models, monkeypatch, args, message):
     assert result.exit_code == 1 and message in result.output
 
 
-def test_predict_json_is_what_the_pilot_compares_with(models):
-    """`drivenet predict` on the same files gives the steering the pilot sends."""
-    result = runner.invoke(app, ["predict", str(models["motion"]), *map(str, models["frames"]), "--json"])
-    assert result.exit_code == 0, result.output
-    pilot, _ = pilot_for(models["motion"])
-    pilot.connect()
-    sent = [sent_steering(pilot.telemetry(telemetry(p.read_bytes()))) for p in models["frames"]]
-    np.testing.assert_allclose(sent, [r["steering"] for r in json.loads(result.output)], rtol=0, atol=1e-6)
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_status_line_is_rewritten_in_place_on_a_terminal_and_logged_elsewhere():
+    stats = ServeStats(started=0.0)
+    for k in range(11):
+        stats.served(now=k * 0.05, latency=0.002, steering=-0.25, throttle=0.5, speed=19.0)
+    assert stats.fps == pytest.approx(20.0)
+    assert stats.line().startswith("11 frames  20.0 fps  2.0 ms/frame  steering -0.250")
+    terminal, log = Terminal(), io.StringIO()
+    for stream in (terminal, log):
+        status = StatusLine(stream, interval_s=0.25, log_interval_s=10.0)
+        for now in (0.0, 0.1, 0.3, 5.0, 10.5):
+            status.show(f"t={now}", now)
+    assert terminal.getvalue() == "\rt=0.0\rt=0.3\rt=5.0\rt=10.5"
+    assert log.getvalue() == "t=0.0\nt=10.5\n"

@@ -19,14 +19,15 @@ from drivenet.training.evaluate import evaluate_model
 from drivenet.training.trainer import split_frames, train_run
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-FRAMES = 3000  # the first 3000 centre frames: a few laps of track 1
-EPOCHS = 15  # of the recipe's 80, to stay within seconds
-# Tolerance: this slice's test split measured RMSE 0.00 x predict-zero, turn sign 0.00, correlation 0.00
-# (the README's full-recording figures: 0.56, 0.98, 0.82); the bounds below leave room for other machines'
-# floating point and for small changes to the recipe, not for a model that stopped learning.
-MAX_RMSE_VS_ZERO = 0.0
-MIN_TURN_SIGN = 0.0
-MIN_CORRELATION = 0.0
+FRAMES = 2500  # the first 2500 centre frames: a few laps of track 1
+EPOCHS = 12  # of the recipe's 80, to train within seconds
+# Measured on this slice's test split (500 frames): RMSE 0.58 x predict-zero, turn sign 0.95, correlation
+# 0.83 (the README's full-recording figures: 0.56, 0.98, 0.82). The tolerance below, about 0.12 on each,
+# leaves room for other machines' floating point and small changes to the recipe, not for a model that
+# stopped learning from motion (the single-frame model scores 0.81, 0.88, 0.56 on the full recording).
+MAX_RMSE_VS_ZERO = 0.70
+MIN_TURN_SIGN = 0.85
+MIN_CORRELATION = 0.70
 
 
 def recording(name: str) -> Path:
@@ -49,7 +50,6 @@ def test_the_udacity_recipe_on_a_slice_scores_on_its_test_split(tmp_path):
     split = split_frames(cache, SplitSettings.from_config(config["train"]))
     model = SteeringModel.load(result.best)
     report = evaluate_model(model, cache, indices=split.test, part=split.part)
-    print({k: report[k] for k in ("n", "rmse", "zero_rmse", "turn_sign_accuracy", "correlation")})
     assert report["n"] == len(split.test) >= 0.15 * FRAMES
     assert report["rmse"] <= MAX_RMSE_VS_ZERO * report["zero_rmse"]
     assert report["turn_sign_accuracy"] >= MIN_TURN_SIGN

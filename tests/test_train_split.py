@@ -66,8 +66,9 @@ def test_the_cli_trains_on_several_caches_and_scores_the_validation_recording(ca
     result = invoke("evaluate", run / "best.npz", *caches, "--split", "val", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["n"] == 120
-    result = invoke("evaluate", run / "best.npz", caches[1], "--split", "val")
-    assert result.exit_code == 1 and "needs the data the model was trained on" in result.output
+    for data in ([caches[1]], caches[::-1]):  # part of the data, or in another order: another split
+        result = invoke("evaluate", run / "best.npz", *data, "--split", "val")
+        assert result.exit_code == 1 and "needs the data the model was trained on" in result.output
     result = invoke("evaluate", run / "best.npz", *caches, "--split", "test")
     assert result.exit_code == 1 and "without a test split" in result.output
 
@@ -116,6 +117,7 @@ def test_evaluate_on_the_test_split(caches, tmp_path):
     run = tmp_path / "run"
     result = invoke("train", caches[0], "--out", run, *SETS, "--set", "train.test_fraction=0.3", "--quiet")
     assert result.exit_code == 0, result.output
+    assert f"drivenet evaluate {run / 'best.npz'} {caches[0]} --split test" in result.output
     reports = {}
     for split in ("train", "val", "test"):
         result = invoke("evaluate", run / "best.npz", caches[0], "--split", split, "--json")

@@ -79,6 +79,9 @@ def train(
         )
     typer.echo(summary)
     typer.echo(f"run folder {out}: config.toml, metrics.csv, best.npz, last.npz")
+    if cfg["train"]["test_fraction"] > 0 or cfg["train"]["test_recordings"]:
+        data = " ".join(map(str, sources))
+        typer.echo(f"figures to report: drivenet evaluate {out / 'best.npz'} {data} --split test")
 
 
 def evaluate(
@@ -119,7 +122,7 @@ def evaluate(
     from drivenet.training.checkpoint import SteeringModel
     from drivenet.training.evaluate import predict_cache, score_model
     from drivenet.training.plots import plot_steering
-    from drivenet.training.trainer import data_fingerprint, split_frames
+    from drivenet.training.trainer import same_data, split_frames
 
     if split not in ("all", "train", "val", "test"):
         raise DrivenetError(f"--split {split}: expected all, train, val or test")
@@ -148,7 +151,7 @@ def evaluate(
     steering_model.check_images(cache.preprocess, names)
     indices = part = None
     if split != "all":
-        if steering_model.meta.get("data") != data_fingerprint(cache):
+        if not same_data(steering_model.meta.get("data"), cache):
             raise DrivenetError(
                 f"{names}: --split {split} needs the data the model was trained on; pass that (all of it, "
                 "in the same order), or --split all"

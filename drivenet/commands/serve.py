@@ -38,10 +38,10 @@ def serve(
     from drivenet.sim.status import StatusLine
     from drivenet.training.checkpoint import SteeringModel
 
-    steering_model = SteeringModel.load(model)
     if record is not None:
         check_output_dir(record, force, inputs=[model])
     listener = server.listen(host, port)
+    steering_model = SteeringModel.load(model)
     recorder = Recorder(record, force, inputs=(model,)) if record is not None else None
     status = StatusLine()
     pilot = Pilot(steering_model, speed, status, recorder)

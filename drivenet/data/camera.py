@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from drivenet.errors import DrivenetError
 
 MPH = 0.44704  # metres per second in one mile per hour
+SYNTH_FRAME_RATE = 22.4 * MPH / 3.0  # `drivenet synth` logs 22.4 mph and renders a frame every 3 m
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,6 @@ class CameraModel:
             self, pitch_degrees=math.degrees(math.atan((0.5 - horizon) * self.height / self.focal))
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Every field, as plain JSON-able values."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
 
 class RenderCamera(Protocol):
     """What `from_render_camera` reads: drivenet.roads.renderer.Camera (horizontal field of view)."""
@@ -117,28 +114,33 @@ def from_horizontal_fov(
 
 
 def from_render_camera(camera: RenderCamera) -> CameraModel:
-    """The exact model of a drivenet.roads.renderer.Camera; the car is drivenet.roads.car's (wheelbase
-    2.5 m, ±25° of wheel angle at steering ±1); synthetic recordings log 22.4 mph (10 m/s)."""
-    return from_horizontal_fov(
-        camera.width, camera.height, camera.fov_degrees, camera.mount_height, camera.horizon, side_offset=0.0
+    """The exact model of a drivenet.roads.renderer.Camera, with drivenet.roads.car's car (wheelbase 2.5 m,
+    ±25° of wheel angle at steering ±1) and the frame rate of `drivenet synth` recordings."""
+    w, h, fov, mount, horizon = (
+        camera.width,
+        camera.height,
+        camera.fov_degrees,
+        camera.mount_height,
+        camera.horizon,
     )
+    return from_horizontal_fov(w, h, fov, mount, horizon, side_offset=0.0, frame_rate=SYNTH_FRAME_RATE)
 
 
-# Defaults per recording source. Udacity: the simulator's Unity camera (320x160, vertical fov 60°);
-# mounting height, pitch and side-camera offset calibrated on udacity-sample's side cameras
-# (scripts/calibrate_camera.py, README "Camera model"). Donkey: a Raspberry Pi camera v2 (62° x 49°)
-# on a 1:10 RC car, 20 Hz, no speed logged. Sully: a dashcam on a sedan, 1.0 = 450° of steering wheel,
-# about 30° of road wheel at a 15:1 steering ratio. Donkey's and Sully's geometry are estimates, not
-# calibrated: override them in [camera] for serious use.
+# Defaults per recording source. Udacity: the simulator's Unity camera renders 320x160 with a vertical
+# field of view of 60°, 0.971 m above the car's origin (its Car.prefab), wheelbase 2.87 m (front and rear
+# wheels at +1.27 m and -1.60 m), ±25° of wheel angle at steering ±1; pitch and the side cameras' offset
+# and yaw calibrated on udacity-sample's side cameras (scripts/calibrate_camera.py, README "Camera model
+# and view synthesis"); recordings come at 10-14 Hz (file-name timestamps say exactly). Donkey: a
+# Raspberry Pi camera v2 (62° x 49°) on a 1:10 RC car, 20 Hz, no speed logged. Sully: a dashcam on a
+# sedan, 1.0 = 450° of steering wheel, about 30° of road wheel at a 15:1 steering ratio. Donkey's and
+# Sully's geometry are estimates, not calibrated: override them in [camera] for serious use.
 PRESETS: dict[str, CameraModel] = {
-    "udacity": CameraModel(320, 160, 60.0, 0.9, 4.0, 0.8, 0.0, 25.0, 2.5, MPH, 15.0),
+    "udacity": CameraModel(320, 160, 60.0, 0.971, 6.25, 0.675, 0.25, 25.0, 2.87, MPH, 15.0),
     "donkey": CameraModel(160, 120, 48.8, 0.2, 15.0, 0.0, 0.0, 25.0, 0.26, 0.0, 20.0),
     "sully": CameraModel(455, 256, 40.0, 1.3, 2.0, 0.0, 0.0, 30.0, 2.7, 0.0, 20.0),
 }
-ROADS = "roads"  # drivenet's renderer: its default Camera() (320x160, horizontal fov 60°, 1.4 m, horizon 0.3)
-PRESETS[ROADS] = from_horizontal_fov(
-    320, 160, 60.0, 1.4, 0.3, side_offset=0.0
-)  # (tests: equal to the renderer's)
+ROADS = "roads"  # drivenet's renderer, its default Camera(): 320x160, horizontal fov 60°, 1.4 m, horizon 0.3
+PRESETS[ROADS] = from_horizontal_fov(320, 160, 60.0, 1.4, 0.3, side_offset=0.0, frame_rate=SYNTH_FRAME_RATE)
 # [camera] keys that override a preset field when non-zero
 OVERRIDES = ("width", "height", "fov_degrees", "mount_height", "side_offset", "wheel_degrees", "wheelbase")
 
@@ -175,8 +177,13 @@ def camera_for_frames(
             for name, cam in PRESETS.items()
             if name != ROADS and (cam.width, cam.height) == tuple(frame_size)
         ]
-        if len(same) == 1:
-            fmt = same[0]
+        if len(same) != 1:
+            width, height = frame_size
+            raise DrivenetError(
+                f"cannot tell the camera of {width}x{height} frames (data.format = {fmt}); set camera.preset "
+                f"to one of {', '.join(PRESETS)} and override its values in [camera] to match your camera"
+            )
+        fmt = same[0]
     return camera_for(fmt, camera_cfg)
 
 

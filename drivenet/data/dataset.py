@@ -39,12 +39,14 @@ def clips(images: np.ndarray, rows: np.ndarray, earlier: np.ndarray) -> np.ndarr
     return np.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
 
 
-def cache_clips(
-    cache: SteeringCache, rows: np.ndarray, gaps: Sequence[int], part: np.ndarray | None = None
-) -> np.ndarray:
-    """The clips of the cache's frames `rows`, their earlier frames taken within the same run (see
-    `earlier_rows`): uint8 (len(rows), H, W, (1 + len(gaps)) * C)."""
-    return clips(cache.images, np.asarray(rows), earlier_rows(cache.frames, gaps, part))
+def clip_batches(
+    cache: SteeringCache, rows: np.ndarray, earlier: np.ndarray, size: int = 256
+) -> Iterator[np.ndarray]:
+    """The clips of the cache's frames `rows` with their `earlier` frames (see `earlier_rows`), `size`
+    at a time, each batch read only when it is asked for: a memory-mapped cache stays on disk."""
+    rows = np.asarray(rows)
+    for start in range(0, len(rows), size):
+        yield clips(cache.images, rows[start : start + size], earlier)
 
 
 class SteeringDataset:

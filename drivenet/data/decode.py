@@ -1,11 +1,14 @@
 """Decode many image files into one preallocated uint8 array, with a pool of worker processes.
 
-Memory stays flat in the number of frames: only file names travel to the workers and only
-preprocessed chunks (a few hundred small images) travel back into the result array.
+Memory stays flat in the number of frames. Only file names travel to the workers; forked workers
+write their images straight into the result array, which lives in memory shared with the parent (an
+anonymous shared mapping made before the fork), so no image is pickled on the way back. Where
+processes are spawned instead (no fork), each chunk of images is sent back and copied in.
 """
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
 import signal
@@ -19,9 +22,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from drivenet.data.transform import Preprocess
 
-CHUNK = 256  # images per task handed to a worker
+CHUNK = 64  # images per task handed to a worker: small, so both workers finish together
 Failure = tuple[int, str]  # (position in the path list, why the image could not be used)
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+Task = tuple[int, Sequence[str], Preprocess]
+
+_shared: np.ndarray | None = None  # in a forked worker: the parent's result array
 
 
 def decode_one(path: str, preprocess: Preprocess) -> np.ndarray | str:
@@ -34,16 +40,15 @@ def decode_one(path: str, preprocess: Preprocess) -> np.ndarray | str:
         if os.path.getsize(path) == 0:
             return "empty file (0 bytes)"
         return "not an image Pillow can read (corrupt or wrong format)"
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:  # see decode_chunk
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:  # see decode_into
         return f"refused: too many pixels for a camera frame ({err})"
     except DECODE_ERRORS as err:
         return f"corrupt or truncated image ({err})"
 
 
-def decode_chunk(task: tuple[int, Sequence[str], Preprocess]) -> tuple[int, np.ndarray, list[Failure]]:
-    """Decode one chunk: (its start, images (n, H, W, C) with zeros where decoding failed, failures)."""
+def decode_into(out: np.ndarray, task: Task) -> list[Failure]:
+    """Decode one chunk into `out` (its rows of the result); failed images are left zero."""
     start, paths, preprocess = task
-    out = np.zeros((len(paths), *preprocess.shape), dtype=np.uint8)
     failures: list[Failure] = []
     with warnings.catch_warnings():  # over Pillow's bomb limit (~89 Mpixel): refused, never decoded
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -51,9 +56,26 @@ def decode_chunk(task: tuple[int, Sequence[str], Preprocess]) -> tuple[int, np.n
             image = decode_one(path, preprocess)
             if isinstance(image, str):
                 failures.append((start + i, image))
+                out[i] = 0
             else:
                 out[i] = image
-    return start, out, failures
+    return failures
+
+
+def decode_chunk(task: Task) -> tuple[int, int, np.ndarray | None, list[Failure]]:
+    """A worker's task: (start, count, the images or None when written to shared memory, failures)."""
+    start, paths, preprocess = task
+    if _shared is not None:
+        return start, len(paths), None, decode_into(_shared[start : start + len(paths)], task)
+    out = np.zeros((len(paths), *preprocess.shape), dtype=np.uint8)
+    return start, len(paths), out, decode_into(out, task)
+
+
+def start_worker(shared: np.ndarray | None) -> None:
+    """Pool initializer: ignore Ctrl-C (the parent stops the pool) and keep the shared result array."""
+    global _shared
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _shared = shared
 
 
 def decode_all(
@@ -63,27 +85,34 @@ def decode_all(
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, list[Failure]]:
     """Decode every path into uint8 (N, H, W, C); failed images stay zero and are listed by position."""
-    images = np.empty((len(paths), *preprocess.shape), dtype=np.uint8)
-    failures: list[Failure] = []
+    shape = (len(paths), *preprocess.shape)
     tasks = [(s, list(paths[s : s + CHUNK]), preprocess) for s in range(0, len(paths), CHUNK)]
     workers = max(1, min(workers, len(tasks)))
+    failures: list[Failure] = []
     if workers == 1:
-        results: Iterator = map(decode_chunk, tasks)
-        pool = None
+        images = np.empty(shape, dtype=np.uint8)
+        for task in tasks:
+            failures += decode_into(images[task[0] : task[0] + len(task[1])], task)
+            if on_progress is not None:
+                on_progress(len(task[1]))
+        return images, sorted(failures)
+    forked = "fork" in multiprocessing.get_all_start_methods()
+    if forked:  # MAP_SHARED | MAP_ANONYMOUS: the forked workers write into the same pages
+        size = int(np.prod(shape))
+        images = np.frombuffer(mmap.mmap(-1, max(size, 1)), dtype=np.uint8, count=size).reshape(shape)
     else:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        quiet = (signal.SIGINT, signal.SIG_IGN)  # workers ignore Ctrl-C; the parent stops them
-        pool = multiprocessing.get_context(method).Pool(workers, signal.signal, quiet)
-        results = pool.imap_unordered(decode_chunk, tasks)
+        images = np.empty(shape, dtype=np.uint8)
+    context = multiprocessing.get_context("fork" if forked else "spawn")
+    pool = context.Pool(workers, start_worker, (images if forked else None,))
     try:
-        for start, chunk, bad in results:
-            images[start : start + len(chunk)] = chunk
+        for start, count, chunk, bad in pool.imap_unordered(decode_chunk, tasks):
+            if chunk is not None:
+                images[start : start + count] = chunk
             failures += bad
             if on_progress is not None:
-                on_progress(len(chunk))
+                on_progress(count)
     finally:
-        if pool is not None:
-            pool.terminate()
+        pool.terminate()
     return images, sorted(failures)
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from drivenet.data.cache import NEAR_ZERO
 from drivenet.data.frames import Problem
+from drivenet.errors import printable
 from drivenet.io import save_figure, write_text
 
 BAR = 40  # characters of the longest histogram bar
@@ -34,7 +35,7 @@ def summary_lines(summary: dict[str, Any], problems: Sequence[Problem], limit: i
     lines = [f"frames kept: {summary['frames']} ({recordings or 'none'}; cameras: {cameras or 'none'})"]
     skipped = ", ".join(f"{n} {kind}" for kind, n in summary["skipped"].items())
     lines.append(f"frames skipped: {sum(summary['skipped'].values())}" + (f" ({skipped})" if skipped else ""))
-    lines += [f"  {p}" for p in problems[:limit]]
+    lines += [f"  {printable(str(p))}" for p in problems[:limit]]
     if len(problems) > limit:
         lines.append(f"  ... and {len(problems) - limit} more")
     lines.append("steering histogram (negative = left):")

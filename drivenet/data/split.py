@@ -143,9 +143,9 @@ def recording_rows(frames: pd.DataFrame, names: Sequence[str], key: str) -> np.n
 def split_parts(frames: pd.DataFrame, settings: SplitSettings) -> np.ndarray:
     """int8 (N,): TRAIN, VAL or TEST for each row of the frame table.
 
-    Whole recordings `test_recordings` / `val_recordings` when named, else blocks: the test part
-    `test_fraction` of the rows (random stream (seed, 2)), then validation `val_fraction` of the rows
-    (random stream seed) among the rest.
+    Whole recordings `test_recordings` / `val_recordings` where named; then, among the other rows, blocks:
+    the test part `test_fraction` of all rows (random stream (seed, 2)), then validation `val_fraction`
+    of all rows (random stream seed) among the rest.
     """
     n = len(frames)
     part = np.full(n, TRAIN, dtype=np.int8)
@@ -157,11 +157,11 @@ def split_parts(frames: pd.DataFrame, settings: SplitSettings) -> np.ndarray:
         (TEST, "test_recordings", settings.test_fraction, np.random.default_rng([settings.seed, TEST])),
         (VAL, "val_recordings", settings.val_fraction, np.random.default_rng(settings.seed)),
     )
+    for which, key, _, _ in held_out:  # named recordings first: blocks are drawn from what is left
+        if getattr(settings, key):
+            part[recording_rows(frames, getattr(settings, key), key)] = which
     for which, key, fraction, rng in held_out:
-        names = getattr(settings, key)
-        if names:
-            part[recording_rows(frames, names, key)] = which
-        elif fraction > 0:
+        if not getattr(settings, key) and fraction > 0:
             block = settings.block or max(1, math.ceil(fraction * longest))  # 0: one block per recording
             part[hold_out(frames, part == TRAIN, fraction * n, block, rng)] = which
     return part

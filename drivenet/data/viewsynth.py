@@ -14,6 +14,9 @@ the recorded car's axes (and it may also stand `advance` metres further ahead).
 P is projected into the recorded camera: (a, b) = (P_X, P_Y cos α - P_Z sin α) / (P_Y sin α + P_Z cos α),
 then read with bilinear interpolation. Pixels whose source falls outside the recorded frame (or behind
 it) repeat the nearest edge pixel and are marked in the `filled` mask.
+
+A moved view's label is the recorded steering plus `recovery_steering`, the command that brings the car
+back onto the recorded path in a given time; `RecoveryViews` draws random moves for training batches.
 """
 
 from __future__ import annotations
@@ -32,22 +35,29 @@ EPS = 1e-6
 
 
 @lru_cache(maxsize=32)
-def _rays(camera: CameraModel, shape: tuple[int, int], rows: tuple[float, float]) -> tuple[np.ndarray, ...]:
-    """Per output pixel of an (h, w) image covering raw rows `rows`: vehicle-axis ray (dX, dY, dZ) float64
-    (h, w) each, and the affine map raw pixel -> image pixel (scale_x, scale_y, top)."""
+def _scene(camera: CameraModel, shape: tuple[int, int], rows: tuple[float, float]) -> tuple[Any, ...]:
+    """What the recorded camera saw through each pixel of an (h, w) image covering raw rows `rows`, in
+    vehicle axes: the ground point t·d (t = h / d_Y) below the horizon, the direction d above it
+    (float32 (h, w) each for X, Y, Z), the ground mask as 0/1, and the projection's constants."""
     h, w = shape
     top, bottom = rows
-    raw_h = camera.height
-    scale_x, scale_y = w / camera.width, h / ((bottom - top) * raw_h)
+    scale_x, scale_y = w / camera.width, h / ((bottom - top) * camera.height)
     u = (np.arange(w) + 0.5) / scale_x  # raw column coordinate of each pixel centre
-    v = top * raw_h + (np.arange(h) + 0.5) / scale_y
+    v = top * camera.height + (np.arange(h) + 0.5) / scale_y
     f, alpha = camera.focal, camera.pitch
-    a = (u - camera.width / 2) / f
-    b = (v - raw_h / 2) / f
-    d_x = np.broadcast_to(a[None, :], (h, w))
-    d_y = np.broadcast_to((b * np.cos(alpha) + np.sin(alpha))[:, None], (h, w))
-    d_z = np.broadcast_to((np.cos(alpha) - b * np.sin(alpha))[:, None], (h, w))
-    return d_x, d_y, d_z, np.array([scale_x, scale_y, top * raw_h])
+    a = np.broadcast_to(((u - camera.width / 2) / f)[None, :], shape)
+    b = np.broadcast_to(((v - camera.height / 2) / f)[:, None], shape)
+    d_y = b * np.cos(alpha) + np.sin(alpha)
+    ground = d_y > EPS
+    t = np.where(ground, camera.mount_height / np.where(ground, d_y, 1.0), 1.0)  # 1: a direction, not a point
+    points = (a * t, d_y * t, (np.cos(alpha) - b * np.sin(alpha)) * t, ground)
+    projection = (  # u·scale_x - ½ and (v - top·H)·scale_y - ½ in image pixels, from the ratios
+        f * scale_x,
+        camera.width / 2 * scale_x - 0.5,
+        f * scale_y,
+        (camera.height / 2 - top * camera.height) * scale_y - 0.5,
+    )
+    return (*(np.ascontiguousarray(x, np.float32) for x in points), projection, alpha)
 
 
 def source_pixels(
@@ -60,26 +70,20 @@ def source_pixels(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where each pixel of the moved view lies in the recorded image: float32 rows and columns (N, h, w)
     in image pixel coordinates (0 = centre of the first pixel), and bool (N, h, w) behind the camera."""
-    d_x, d_y, d_z, (scale_x, scale_y, top) = _rays(camera, shape, (float(rows[0]), float(rows[1])))
-    s = np.asarray(shift_m, np.float64).reshape(-1, 1, 1)
-    psi = np.radians(np.asarray(yaw_deg, np.float64)).reshape(-1, 1, 1)
-    cos_psi, sin_psi = np.cos(psi), np.sin(psi)
-    ground = d_y > EPS
-    t = np.where(ground, camera.mount_height / np.where(ground, d_y, 1.0), 1.0)  # 1: a direction, not a point
-    p_x = (d_x * cos_psi + d_z * sin_psi) * t + np.where(ground, s, 0.0)
-    p_y = np.broadcast_to(d_y * t, p_x.shape)
-    forward = np.asarray(advance_m, np.float64).reshape(-1, 1, 1)
-    p_z = (d_z * cos_psi - d_x * sin_psi) * t + np.where(ground, forward, 0.0)
-    alpha = camera.pitch
-    depth = p_y * np.sin(alpha) + p_z * np.cos(alpha)
+    p_x, p_y, p_z, ground, (fx, cx, fy, cy), alpha = _scene(camera, shape, (float(rows[0]), float(rows[1])))
+    column = (-1, 1, 1)
+    psi = np.radians(np.asarray(yaw_deg, np.float64))
+    cos_psi = np.cos(psi).astype(np.float32).reshape(column)
+    sin_psi = np.sin(psi).astype(np.float32).reshape(column)
+    shift = np.asarray(shift_m, np.float32).reshape(column)
+    forward = np.asarray(advance_m, np.float32).reshape(column)
+    x = p_x * cos_psi + p_z * sin_psi + shift * ground  # R·P + (s, 0, advance) on the ground
+    z = p_z * cos_psi - p_x * sin_psi + forward * ground
+    depth = p_y * np.float32(np.sin(alpha)) + z * np.float32(np.cos(alpha))
     behind = depth <= EPS
-    depth = np.maximum(depth, EPS)
-    f = camera.focal
-    u = f * p_x / depth + camera.width / 2
-    v = f * (p_y * np.cos(alpha) - p_z * np.sin(alpha)) / depth + camera.height / 2
-    cols = (u * scale_x - 0.5).astype(np.float32)
-    rws = ((v - top) * scale_y - 0.5).astype(np.float32)
-    return rws, cols, behind
+    np.maximum(depth, EPS, out=depth)
+    down = p_y * np.float32(np.cos(alpha)) - z * np.float32(np.sin(alpha))
+    return down / depth * np.float32(fy) + np.float32(cy), x / depth * np.float32(fx) + np.float32(cx), behind
 
 
 def sample(images: np.ndarray, rws: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,11 +125,16 @@ def warp(
     `images` uint8 (H, W, C) or (N, H, W, C), at any resolution, covering the raw frame's full width and
     the rows between the shares `rows` = (crop_top, 1 - crop_bottom) of its height (so cropped, resized
     cache images can be warped); `shift_m`, `yaw_deg` and `advance_m` (metres further ahead, 0 by
-    default) scalars or (N,). Returns the warped images
-    (same shape, uint8) and `filled` bool (N, H, W) (or (H, W)): pixels the recorded camera never saw,
-    filled with the nearest edge pixel.
+    default) scalars or (N,). Returns the warped images (same shape, uint8) and `filled` bool (N, H, W)
+    (or (H, W)): pixels the recorded camera never saw, filled with the nearest edge pixel.
     """
     images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise ValueError(
+            f"expected uint8 images (H, W, C) or (N, H, W, C), got {images.dtype} {images.shape}"
+        )
+    if not 0.0 <= rows[0] < rows[1] <= 1.0:
+        raise ValueError(f"rows = {rows}: expected shares 0 <= crop_top < 1 - crop_bottom <= 1")
     single = images.ndim == 3
     batch = images[None] if single else images
     n, h, w, _ = batch.shape
@@ -154,7 +163,7 @@ def recovery_steering(
     `min_distance`) metres ahead, which in the car's axes lies at X = -s·cos ψ - D·sin ψ (right),
     Z = D·cos ψ - s·sin ψ (ahead); the arc tangent to the car's heading through it has curvature
     κ = 2X / (X² + Z²), driven by the front-wheel angle δ = atan(L·κ), i.e. steering δ / δ_max. L and δ_max
-    are the camera model's (`camera`, Udacity's if None: wheelbase 2.5 m, 25° at steering 1.0).
+    are the camera model's (`camera`; None: the Udacity preset, L = 2.87 m, 25° at steering 1.0).
     Returns float32, scalar-shaped or (N,).
     """
     camera = camera or PRESETS["udacity"]

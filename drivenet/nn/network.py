@@ -69,21 +69,27 @@ class Network:
         layers: list[Layer] = []
         for i, entry in enumerate(conv):
             unknown = set(entry) - {"filters", "kernel", "stride", "padding", "pool"}
-            if unknown or "filters" not in entry or "kernel" not in entry:
+            numbers = [entry.get(key, 1) for key in ("filters", "kernel", "stride", "pool")]
+            if (
+                unknown
+                or "filters" not in entry
+                or "kernel" not in entry
+                or not all(isinstance(number, int) and not isinstance(number, bool) for number in numbers)
+            ):
                 raise DrivenetError(
-                    f"model.conv[{i}] = {dict(entry)}: expected filters, kernel and optionally stride, "
-                    "padding, pool"
+                    f"model.conv[{i}] = {dict(entry)}: expected whole numbers filters, kernel and optionally "
+                    "stride, pool, and padding"
                 )
             if len(shape) != 3:
                 raise DrivenetError(f"convolutions need (height, width, channels) inputs, got {list(shape)}")
             layer = Conv2D(
-                shape[2], int(entry["filters"]), int(entry["kernel"]), int(entry.get("stride", 1)),
+                shape[2], entry["filters"], entry["kernel"], entry.get("stride", 1),
                 entry.get("padding", "valid"), init=init, dtype=dtype, rng=rng,
             )  # fmt: skip
             shape = layer.output_shape(shape[0], shape[1])
             layers += [layer, make_activation(activation)]
             if entry.get("pool", 0):
-                pool = MaxPool2D(int(entry["pool"]))
+                pool = MaxPool2D(entry["pool"])
                 shape = pool.output_shape(*shape)
                 layers.append(pool)
         if len(shape) > 1:
@@ -96,10 +102,12 @@ class Network:
             if i < len(sizes) - 2:
                 layers.append(make_activation(activation))
                 if dropout > 0:
-                    layers.append(Dropout(dropout, rng=np.random.default_rng(rng.integers(2**63))))
+                    layers.append(Dropout(dropout))
             elif output_activation is not None:
                 layers.append(make_activation(output_activation))
-        return cls(layers, input_shape)
+        network = cls(layers, input_shape)
+        network.seed_dropout(seed)
+        return network
 
     @property
     def conv_layers(self) -> list[Conv2D]:

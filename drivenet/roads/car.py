@@ -6,6 +6,8 @@ curvature κ = tan δ / L (L the wheelbase) is linear in u: κ = u · κ_max wit
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from drivenet.roads.track import Pose, Track
@@ -22,10 +24,10 @@ def advance(pose: Pose, steering: float, distance: float) -> Pose:
     The chord of the arc is distance · sinc(κ·distance / 2) long and points along the mean heading
     θ + κ·distance / 2, which is exact for any κ, including the straight line κ = 0.
     """
-    turn = float(np.clip(steering, -1.0, 1.0)) * KAPPA_MAX * distance
-    chord = distance * np.sinc(turn / (2 * np.pi))
+    turn = min(max(float(steering), -1.0), 1.0) * KAPPA_MAX * distance  # scalars: math, not numpy
+    chord = distance * (math.sin(turn / 2) / (turn / 2) if turn else 1.0)
     mid = pose.heading + turn / 2
-    return Pose(pose.x + chord * np.sin(mid), pose.y + chord * np.cos(mid), pose.heading + turn)
+    return Pose(pose.x + chord * math.sin(mid), pose.y + chord * math.cos(mid), pose.heading + turn)
 
 
 def pursuit_steering(track: Track, pose: Pose, s: float, lookahead: float = LOOKAHEAD) -> float:

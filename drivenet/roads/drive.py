@@ -129,7 +129,7 @@ class ClosedLoop:
         offsets: list[float] = []
         while self.s < goal and len(offsets) < max_steps:
             frame = self.frame()
-            steering = float(np.clip(steer(frame), -1.0, 1.0))
+            steering = min(max(float(steer(frame)), -1.0), 1.0)
             if watch is not None:
                 watch(self, frame, steering)
             offsets.append(abs(self.step(steering)))

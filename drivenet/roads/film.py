@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from drivenet.io import atomic_write
 from drivenet.roads.car import pursuit_steering
@@ -17,6 +17,7 @@ from drivenet.training.plots import overlay
 MAP_SIZE = 90  # pixels of the square map inset
 GIF_COLOURS = 48  # a small palette: sensor noise makes big ones compress badly
 CAR_COLOUR, ROAD_COLOUR = (255, 60, 60), (230, 230, 230)
+STATUS_FONT = ImageFont.load_default_imagefont()  # a bitmap font: 100x faster than outlined TrueType
 
 
 class DriveFilm:
@@ -52,7 +53,8 @@ class DriveFilm:
         km = (loop.s - self.track.s[0]) / 1000
         status = f"{km:.2f} km | offset {loop.offset:+.2f} m | takeovers {loop.takeovers}"
         draw = ImageDraw.Draw(image)
-        draw.text((6, image.height - 16), status, fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+        draw.rectangle([0, image.height - 16, image.width, image.height], fill=(0, 0, 0))
+        draw.text((6, image.height - 14), status, fill=(255, 255, 255), font=STATUS_FONT)
         self.frames.append(image)
 
     def save(self, path: str | Path) -> Path:

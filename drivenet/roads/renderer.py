@@ -12,6 +12,7 @@ the car), and each edge is blended over one pixel's ground footprint, which anti
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,6 +106,11 @@ def _rgb(values: np.ndarray | list[float]) -> tuple[float, float, float]:
     return r, g, b
 
 
+def clamp(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """`values` limited to [low, high] in place (np.clip's checks cost more than the work on small arrays)."""
+    return np.minimum(np.maximum(values, low, out=values), high, out=values)
+
+
 def noise_bank(size: int) -> np.ndarray:
     """Standard normal deviates float32, 1.5 x `size` of them, always the same: sensor noise is a window
     of these at a random offset, since drawing fresh ones would take longer than drawing the frame."""
@@ -113,7 +119,7 @@ def noise_bank(size: int) -> np.ndarray:
 
 def noise_window(bank: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """A window of `bank` in `shape`, at an offset drawn from `rng` (a read-only view)."""
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     offset = int(rng.integers(len(bank) - size + 1))
     return bank[offset : offset + size].reshape(shape)
 
@@ -183,47 +189,50 @@ class RoadRenderer:
         image = self.shade(track, pose, s, look)
         if look.noise > 0:
             image += noise_window(self.noise_bank, image.shape, rng) * np.float32(look.noise * 255)
-        np.clip(image, 0.0, 255.0, out=image)
+        clamp(image, 0.0, 255.0)
         image += 0.5
         return image.astype(np.uint8)
 
-    def shade(self, track: Track, pose: Pose, s: float, look: Look) -> np.ndarray:
-        """Noise-free grey levels float32 (rows, columns, 3), 0..255 before clipping.
+    def shade(
+        self, track: Track, pose: Pose, s: float, look: Look, mix: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Noise-free grey levels float32 (rows, columns, 3), 0..255 before clipping; with `mix`
+        (weights of the three channels), that mix (rows, columns, 1) of the paints clipped to 0..255.
 
         Every step after the blend of paints is affine per row and channel (haze, contrast, gain,
         colour cast): A(c) = c·L + K. The blend weights m_k sum to 1, so A(Σ m_k paint_k) =
         Σ m_k A(paint_k): one matrix product of the weight maps with the per-row paints.
         """
-        image = np.empty((*self.shape, 3), np.float32)
-        sky_v = len(self.sky_shade)
-        linear, constant = self._tone(look, np.zeros(sky_v, np.float32))
+        image = np.empty((*self.shape, 3 if mix is None else 1), np.float32)
         sky, haze_colour = np.array(look.sky, np.float32), np.array(look.sky, np.float32) * 0.85 + 0.15
-        near = self.sky_shade[:, None]
-        image[:sky_v] = ((haze_colour * near + sky * (1 - near)) * linear + constant)[:, None, :]
+        sky_v = len(self.sky_shade)
+        if sky_v:
+            linear, constant = self._tone(look, np.zeros(sky_v, np.float32), haze_colour)
+            near = self.sky_shade[:, None]
+            colours = (haze_colour * near + sky * (1 - near)) * linear + constant
+            if mix is not None:
+                colours = clamp(colours, 0.0, 255.0) @ mix[:, None]
+            image[:sky_v] = colours[:, None, :]
         if sky_v < self.shape[0]:
             weights, texture_row = self._paint_weights(track, pose, s, look)
-            haze = (1.0 - np.exp(-self.distance / look.visibility)).astype(np.float32)
+            haze = (1.0 - np.exp(-self.distance / np.float32(look.visibility))).astype(np.float32)
             linear, constant = self._tone(look, haze, haze_colour)
-            paints = [look.ground, look.shoulder, look.road, look.line]
-            per_row = np.stack([np.array(paint, np.float32) * linear + constant for paint in paints], axis=1)
-            texture = (np.array(look.ground, np.float32) * linear * texture_row[:, None])[:, None]
-            np.matmul(weights, np.concatenate([per_row, texture], axis=1), out=image[sky_v:])
+            paints = np.array([look.ground, look.shoulder, look.road, look.line, look.ground], np.float32)
+            per_row = paints * linear[:, None] + constant[:, None]  # (rows, 5, 3)
+            per_row[:, 4] = paints[4] * linear * texture_row[:, None]
+            if mix is not None:  # mixed channels cannot be clipped one by one later: clip each paint
+                clamp(per_row[:, :4], 0.0, 255.0)
+                per_row = per_row @ mix[:, None]
+            np.matmul(weights, per_row, out=image[sky_v:])
         return image
 
-    def _tone(
-        self, look: Look, haze: np.ndarray, haze_colour: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _tone(self, look: Look, haze: np.ndarray, haze_colour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row and channel (L, K) of the affine tone A(c) = c·L + K, in grey levels: haze blends
         towards `haze_colour`, then contrast about mid-grey, gain and colour cast."""
-        scale = np.float32(look.contrast * look.gain * 255) * np.array(look.cast, np.float32)
-        linear = (1 - haze)[:, None] * scale
-        hazed = 0 if haze_colour is None else haze[:, None] * haze_colour
-        constant = (
-            ((hazed - 0.5) * look.contrast + 0.5)
-            * np.float32(look.gain * 255)
-            * np.array(look.cast, np.float32)
-        )
-        return linear.astype(np.float32), np.broadcast_to(constant, linear.shape).astype(np.float32)
+        scale = np.float32(look.gain * 255) * np.array(look.cast, np.float32)
+        linear = (1 - haze)[:, None] * (scale * np.float32(look.contrast))
+        constant = ((haze[:, None] * haze_colour - 0.5) * np.float32(look.contrast) + 0.5) * scale
+        return linear, constant
 
     def _paint_weights(self, track: Track, pose: Pose, s: float, look: Look) -> tuple[np.ndarray, np.ndarray]:
         """Weights float32 (ground rows, columns, 5) of ground, shoulder, road and line paint plus the
@@ -247,7 +256,7 @@ class RoadRenderer:
 
         def covered(width: np.ndarray) -> np.ndarray:
             share = (width / foot + np.float32(0.5))[:, None] - span
-            return np.clip(share, 0.0, 1.0, out=share)
+            return clamp(share, 0.0, 1.0)
 
         weights = np.empty((*span.shape, 5), np.float32)
         road_share, shoulder_share = covered(half), covered(half + np.float32(look.shoulder_width))
@@ -265,7 +274,7 @@ class RoadRenderer:
         np.subtract(kept, weights[..., 1], out=weights[..., 0])  # (1 - shoulder)(1 - road)(1 - line)
 
         scale, (p1, p2) = look.texture_scale, look.texture_phase
-        blur = np.clip(1.0 - self.depth_footprint / scale, 0.0, 1.0)
+        blur = clamp(1.0 - self.depth_footprint / np.float32(scale), 0.0, 1.0)
         amplitude = (look.texture * blur * np.sin(2 * np.pi * along / (1.7 * scale) + p2)).astype(np.float32)
         if look.texture > 0:
             span *= (2 * np.pi * foot / scale)[:, None]

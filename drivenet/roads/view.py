@@ -8,7 +8,7 @@ output centres y_i = (i + ½)·n/m (n camera pixels, m outputs, σ = max(n/m, 1)
 instead of at every camera pixel, each sample blending edges over its own width, and the same triangle
 weights are applied to the samples. Sensor noise is added after filtering, with the standard deviation
 the filter leaves of per-pixel noise: σ_noise·sqrt(Σ_j t_j²) for normalised weights t_j. Grey inputs
-are weighed from the colours (ITU-R 601 luma, as Pillow's "L") before filtering, colour ones after.
+are drawn straight as luma (ITU-R 601, as Pillow's "L") of the paints, each clipped to 0..255 first.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from drivenet.data.transform import MODES, Preprocess
-from drivenet.roads.renderer import LUMA, Camera, Look, RoadRenderer, noise_bank, noise_window
+from drivenet.roads.renderer import LUMA, Camera, Look, RoadRenderer, clamp, noise_bank, noise_window
 from drivenet.roads.track import Pose, Track
 
 OVERSAMPLE = 4  # samples per input pixel along each axis (at most one per camera pixel)
@@ -50,24 +50,22 @@ class ModelView:
         pixel_columns = triangle_weights(np.arange(camera.width) + 0.5, camera.width, w)
         spread = 255 * np.sqrt(np.outer((pixel_rows**2).sum(1), (pixel_columns**2).sum(1)))
         self.grey = preprocess.color == "gray"
-        # grey levels of noise per unit of sensor noise: luma mixes three independent channels
-        self.noise_spread = (spread * np.linalg.norm(LUMA) if self.grey else spread[..., None]).astype(
-            np.float32
-        )
+        self.mix = LUMA.astype(np.float32) if self.grey else None  # grey: drawn as luma straight away
+        # grey levels of noise per unit of sensor noise; luma mixes three independent channels
+        spread = spread * np.linalg.norm(LUMA) if self.grey else spread[..., None]
+        self.noise_spread = spread.astype(np.float32)
         self.noise_bank = noise_bank(16 * h * w * 3)  # windows of one image, at many offsets
 
     def render(self, track: Track, pose: Pose, s: float, look: Look, rng: np.random.Generator) -> np.ndarray:
         """The model's input image uint8 (h, w, C) at `pose` (nearest centreline point at `s`)."""
-        samples = np.clip(self.renderer.shade(track, pose, s, look), 0.0, 255.0)
-        if self.grey:
-            samples = samples @ LUMA.astype(np.float32)
-        down = np.tensordot(self.row_weights, samples, axes=1)  # (h, columns[, 3])
-        image = np.tensordot(down, self.column_weights, axes=([1], [0]))  # (h[, 3], w)
-        if not self.grey:
-            image = np.moveaxis(image, 1, 2)
+        samples = clamp(self.renderer.shade(track, pose, s, look, self.mix), 0.0, 255.0)
+        rows, columns, channels = samples.shape
+        down = self.row_weights @ samples.reshape(rows, columns * channels)
+        image = np.matmul(down.reshape(-1, columns, channels).transpose(0, 2, 1), self.column_weights)
+        image = image[:, 0] if self.grey else image.transpose(0, 2, 1)  # (h, w) or (h, w, 3)
         if look.noise > 0:
             image += noise_window(self.noise_bank, image.shape, rng) * (self.noise_spread * look.noise)
-        pixels = (np.clip(image, 0.0, 255.0) + 0.5).astype(np.uint8)
+        pixels = (clamp(image, 0.0, 255.0) + 0.5).astype(np.uint8)
         if self.preprocess.color in ("gray", "rgb"):
             return pixels.reshape(self.preprocess.shape)
         converted = Image.fromarray(pixels, "RGB").convert(MODES[self.preprocess.color])

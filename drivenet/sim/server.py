@@ -16,9 +16,12 @@ import socket
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from drivenet.errors import DrivenetError
-from drivenet.sim.pilot import Pilot, Reply
+
+if TYPE_CHECKING:  # the pilot pulls in numpy and the model; checking the extra must not wait for them
+    from drivenet.sim.pilot import Pilot, Reply
 
 INSTALL = 'pip install -e ".[sim]"'
 # distribution -> the major version that speaks the simulator's protocol (None: any)
@@ -92,6 +95,6 @@ def serve(pilot: Pilot, listener: object) -> None:
         sio.emit(reply.event, data=reply.data, room=sid)
 
     sio.on("connect", lambda sid, environ: send(sid, pilot.connect()))
-    sio.on("telemetry", lambda sid, data=None: send(sid, pilot.telemetry(data)))
+    sio.on("telemetry", lambda sid, *data: send(sid, pilot.telemetry(data[0] if data else None)))
     sio.on("disconnect", lambda sid: pilot.disconnect())
     wsgi.server(listener, socketio.WSGIApp(sio), log_output=False)

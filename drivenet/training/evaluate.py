@@ -13,7 +13,7 @@ import numpy as np
 
 from drivenet.data.augment import smooth_labels
 from drivenet.data.cache import SteeringCache
-from drivenet.data.dataset import cache_clips
+from drivenet.data.dataset import clip_batches, earlier_rows
 from drivenet.nn import BumpEncoding
 from drivenet.training.checkpoint import SteeringModel
 from drivenet.training.metrics import rmse, steering_metrics
@@ -78,8 +78,10 @@ def predict_cache(
     model.check_images(cache.preprocess, "the cache")
     idx = evaluation_frames(cache, indices)
     smoothed = smooth_labels(cache.frames, smooth_window, part)[idx]
-    images = cache_clips(cache, idx, model.motion_gaps, part)
-    return model.steer_inputs(images), cache.steering[idx], smoothed
+    earlier = earlier_rows(cache.frames, model.motion_gaps, part)
+    chunks = [model.steer_inputs(images) for images in clip_batches(cache, idx, earlier)]
+    predicted = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    return predicted, cache.steering[idx], smoothed
 
 
 def score_model(

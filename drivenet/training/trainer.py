@@ -20,7 +20,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from drivenet.config import Config, load_config, to_toml
 from drivenet.data.augment import AugmentSettings
 from drivenet.data.cache import SteeringCache, load_or_build
-from drivenet.data.dataset import SteeringDataset, cache_clips
+from drivenet.data.dataset import SteeringDataset, clip_batches
 from drivenet.data.split import TEST, TRAIN, VAL, SplitSettings, split_parts
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
@@ -175,11 +175,19 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def data_fingerprint(cache: SteeringCache) -> dict[str, Any]:
-    """A cheap identity of the training data, to refuse resuming on other frames."""
+    """A cheap identity of the training data, to refuse resuming (or scoring a split) on other frames:
+    the frame count, the steering sum, and the recordings in the order they come (the split depends on it)."""
     return {
         "frames": int(len(cache.steering)),
         "steering_sum": round(float(np.sum(cache.steering, dtype=np.float64)), 4),
+        "recordings": [str(name) for name in cache.frames["recording"].unique()],
     }
+
+
+def same_data(saved: dict[str, Any] | None, cache: SteeringCache) -> bool:
+    """Whether `cache` matches a model's saved fingerprint (on the keys it has: older models lack some)."""
+    current = data_fingerprint(cache)
+    return saved is not None and all(current.get(key) == value for key, value in saved.items())
 
 
 def resume_config(out: str | Path, overrides: list[str]) -> Config:
@@ -258,14 +266,12 @@ def write_history(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def _validation_row(
-    model: SteeringModel, val_clips: np.ndarray, val_y: np.ndarray, band: float, batch_size: int = 256
+    model: SteeringModel, val_clips: Iterable[np.ndarray], val_y: np.ndarray, band: float
 ) -> dict[str, float]:
-    """Validation loss and metrics, the clips turned into inputs a batch at a time (in eval mode)."""
-    chunks = [
-        model.net.predict(model.arrange(model.preprocess.to_inputs(val_clips[i : i + batch_size])))
-        for i in range(0, len(val_clips), batch_size)
-    ]
-    outputs = np.concatenate(chunks)
+    """Validation loss and metrics, each batch of clips turned into inputs as it comes (in eval mode)."""
+    outputs = np.concatenate(
+        [model.net.predict(model.arrange(model.preprocess.to_inputs(clips))) for clips in val_clips]
+    )
     loss = float(model.encoding.loss(outputs, model.encoding.encode(val_y))[0])
     m = steering_metrics(model.encoding.decode(outputs), val_y, band)
     turn = m["turn_sign_accuracy"]
@@ -336,7 +342,7 @@ def _start(
     cache = load_or_build(sources, config["data"], progress=progress)
     if resume:
         model.check_images(cache.preprocess, source)
-        if model.meta.get("data") != data_fingerprint(cache):
+        if not same_data(model.meta.get("data"), cache):
             raise DrivenetError(
                 f"{source}: not the data this run was trained on; resume it with the same cache"
             )
@@ -376,7 +382,6 @@ def train_run(
     split = split_frames(cache, settings.split)
     train_idx = split.train
     model.meta["train_mean_steering"] = float(np.mean(cache.steering[train_idx]))
-    val_clips = cache_clips(cache, split.val, model.motion_gaps, split.part)
     val_y = cache.steering[split.val]
     optimizer = make_optimizer(model.net.parameters(), settings)
     if optimizer_state is not None:
@@ -430,6 +435,7 @@ def train_run(
                     raise DrivenetError(_no_batches(epoch, len(train_idx), augment_settings))
                 bar.update(task, total=state.batch)  # the estimate made exact
                 row = {"epoch": epoch, "train_loss": state.train_loss}
+                val_clips = clip_batches(cache, split.val, dataset.earlier)  # within the splits' runs
                 row.update(_validation_row(model, val_clips, val_y, band))
                 if not math.isfinite(row["val_loss"]):
                     raise TrainingDiverged(_diverged(out, epoch, state.batch, row["val_loss"], optimizer.lr))

@@ -67,7 +67,13 @@ def distinct_recordings(
     found: dict[str, Path] = {}
     recordings = []
     for path in paths:
-        for fmt_here, target in find_recordings(Path(path), fmt, options):
+        try:
+            targets = find_recordings(Path(path), fmt, options)
+        except OSError as err:  # a folder that may not be listed
+            raise DrivenetError(
+                f"{path}: cannot look inside ({err.strerror or err}); check the path"
+            ) from None
+        for fmt_here, target in targets:
             real = os.path.realpath(target)
             if real in found:
                 raise DrivenetError(
