@@ -184,3 +184,42 @@ def test_recovery_views_settings():
         RecoveryViews.from_config(load_config(overrides=["augment.yaw_deg=-1.0"]), (320, 160))
     views = RecoveryViews.from_config(load_config(overrides=["augment.yaw_deg=2.0"]), (320, 160))
     assert views is not None and views.camera == PRESETS["udacity"] and views.shift_m == 0.0
+
+
+def test_the_udacity_preset_fits_the_side_cameras_better_than_the_guess():
+    """udacity-sample's side images (first 1500 rows) against centre frames warped by the preset's geometry:
+    the calibrated preset beats the uncalibrated guess, which beats no warp (road rows, 10 frames)."""
+    import os
+    from dataclasses import replace
+    from pathlib import Path
+
+    from PIL import Image
+
+    root = os.environ.get("DRIVENET_DATASETS")
+    if not root:
+        pytest.skip("DRIVENET_DATASETS is not set (the folder of the real recordings)")
+    folder = Path(root) / "udacity-sample"
+    lines = (folder / "driving_log.csv").read_text().splitlines()[1:1500:150]
+    frames = {name: [] for name in ("center", "left", "right")}
+    for line in lines:
+        for name, path in zip(frames, line.split(","), strict=False):
+            frames[name].append(np.asarray(Image.open(folder / path.strip()).convert("L"))[..., None])
+    sides = {name: np.stack(images) for name, images in frames.items()}
+    road = slice(72, 125)  # rows 45%-78%: below the horizon, above the hood
+
+    def error(camera: CameraModel | None) -> float:
+        total = 0.0
+        for side, sign in (("left", -1.0), ("right", 1.0)):
+            moved = (
+                sides["center"]
+                if camera is None
+                else warp(sides["center"], camera, sign * camera.side_offset, sign * camera.side_yaw_degrees)[
+                    0
+                ]
+            )
+            total += np.abs(moved[:, road].astype(np.float64) - sides[side][:, road]).mean()
+        return total / 2
+
+    preset = PRESETS["udacity"]
+    guess = replace(preset, mount_height=0.9, pitch_degrees=3.0, side_offset=0.8, side_yaw_degrees=0.0)
+    assert error(preset) < error(guess) < error(None)

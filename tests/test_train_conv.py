@@ -177,3 +177,9 @@ def test_a_cache_of_another_size_is_a_one_line_error(run, tmp_path):
     result = invoke("evaluate", run / "run" / "best.npz", tmp_path / "other.npz")
     assert one_line_error(result)
     assert "preprocess" in result.output
+
+
+def test_a_conv_model_drives_in_closed_loop(run):
+    result = invoke("drive", run / "run" / "best.npz", "--km", "0.02", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["km"] > 0.0

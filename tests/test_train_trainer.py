@@ -185,3 +185,21 @@ def test_the_run_folder_can_never_be_the_data(tmp_path):
         with pytest.raises(DrivenetError, match="choose another output folder"):
             train_run(recording, tiny_config(), out, force=True, progress=False)
     assert len(list((recording / "IMG").iterdir())) == 40
+
+
+def test_recovery_views_reach_training(cache_path, tmp_path, monkeypatch):
+    """augment.shift_m / yaw_deg make the trainer hand the dataset its view-synthesis settings."""
+    seen = []
+    original = trainer.SteeringDataset
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("views"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "SteeringDataset", spy)
+    train_run(cache_path, tiny_config("train.epochs=1"), tmp_path / "plain", progress=False)
+    views = ("augment.shift_m=0.5", "augment.yaw_deg=2.0", "camera.preset=\"udacity\"")
+    config = tiny_config("train.epochs=1", *views)
+    train_run(cache_path, config, tmp_path / "views", progress=False)
+    assert seen[0] is None
+    assert seen[1] is not None and seen[1].shift_m == 0.5 and seen[1].yaw_deg == 2.0

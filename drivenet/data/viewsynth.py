@@ -91,23 +91,30 @@ def sample(images: np.ndarray, rws: np.ndarray, cols: np.ndarray) -> tuple[np.nd
     image take its nearest edge. Returns uint8 (N, h, w, C) and bool (N, h, w) outside the image."""
     n, h, w, c = images.shape
     outside = (rws < -0.5) | (rws > h - 0.5) | (cols < -0.5) | (cols > w - 0.5)
-    y = np.clip(rws, 0.0, h - 1)
-    x = np.clip(cols, 0.0, w - 1)
-    y0 = np.minimum(y.astype(np.int64), max(h - 2, 0))
-    x0 = np.minimum(x.astype(np.int64), max(w - 2, 0))
-    wy = (y - y0)[..., None]
-    wx = (x - x0)[..., None]
-    step_y, step_x = w * int(h > 1), int(w > 1)
+    wy = np.clip(rws, 0, h - 1, dtype=np.float32)
+    wx = np.clip(cols, 0, w - 1, dtype=np.float32)
+    top = np.minimum(np.floor(wy), max(h - 2, 0))  # the upper-left of the four pixels read
+    left = np.minimum(np.floor(wx), max(w - 2, 0))
+    wy -= top  # now the weights of the lower and the right pixels
+    wx -= left
+    index = np.intp if n * h * w >= 2**31 else np.int32
+    base = top.astype(index)
+    base *= w
+    base += left.astype(index)
+    base += (np.arange(n, dtype=index) * (h * w))[:, None, None]
     flat = images.reshape(n * h * w, c)
-    base = (np.arange(n)[:, None, None] * h + y0) * w + x0
 
-    def pixel(offset: int) -> np.ndarray:
-        return np.take(flat, base + offset, axis=0).astype(np.float32)
+    def pixel(offset: int) -> np.ndarray:  # the pixels `offset` places after the upper-left ones
+        return np.take(flat[offset:], base, axis=0).astype(np.float32)
 
-    p00, p10 = pixel(0), pixel(step_y)
-    out = p00 + (pixel(step_x) - p00) * wx  # the upper row, then the lower one, then between them
-    out += ((p10 + (pixel(step_y + step_x) - p10) * wx) - out) * wy
-    out += 0.5
+    step_y, step_x = w * int(h > 1), int(w > 1)
+    wy, wx = wy[..., None], wx[..., None]
+    out = pixel(0)
+    out += (pixel(step_x) - out) * wx  # the upper row, then the lower one, then between them
+    low = pixel(step_y)
+    low += (pixel(step_y + step_x) - low) * wx
+    out += (low - out) * wy
+    out += np.float32(0.5)
     return out.astype(np.uint8), outside
 
 

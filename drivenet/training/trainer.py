@@ -34,6 +34,7 @@ from drivenet.data.cache import SteeringCache, load_or_build
 from drivenet.data.dataset import SteeringDataset, clip_batches
 from drivenet.data.split import TEST, TRAIN, VAL, SplitSettings, split_parts
 from drivenet.data.transform import Preprocess
+from drivenet.data.viewsynth import RecoveryViews
 from drivenet.errors import DrivenetError
 from drivenet.io import check_output_dir, prepare_output_dir, write_text
 from drivenet.nn import SGD, Adam
@@ -404,7 +405,12 @@ def train_run(
         TimeElapsedColumn(),
     )
     dataset = SteeringDataset(
-        cache, train_idx, augment_settings, motion_gaps=model.motion_gaps, part=split.part
+        cache,
+        train_idx,
+        augment_settings,
+        motion_gaps=model.motion_gaps,
+        part=split.part,
+        views=RecoveryViews.from_config(config, cache.frame_size),
     )
     status = "finished"
     with ctrl_c_between_batches() as stop_requested, Progress(*columns, disable=not progress) as bar:
