@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +185,14 @@ def test_a_conv_model_drives_in_closed_loop(run):
     result = invoke("drive", run / "run" / "best.npz", "--km", "0.02", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["km"] > 0.0
+
+
+def test_pilotnet_config_is_five_convolutions_then_100_50_10_1_on_yuv_with_the_stated_parameters():
+    path = Path(__file__).resolve().parents[1] / "configs" / "pilotnet.toml"
+    config = load_config(path)
+    model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
+    assert len(model.net.conv_layers) == 5 and model.preprocess.color == "yuv"
+    assert [dense.n_out for dense in model.net.dense_layers] == [100, 50, 10, 1]
+    stated = re.search(r"# ([\d,]+) parameters", path.read_text(encoding="utf-8"))
+    count = sum(p.value.size for p in model.net.parameters())
+    assert stated and int(stated.group(1).replace(",", "")) == count
