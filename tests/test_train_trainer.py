@@ -70,7 +70,7 @@ def test_an_existing_run_needs_force(cache_path, tmp_path):
 
 
 def test_interrupt_then_resume_matches_an_uninterrupted_run(cache_path, tmp_path, monkeypatch):
-    config = tiny_config("augment.flip=true", "augment.brightness=0.2")
+    config = tiny_config("augment.flip=true", "augment.brightness=0.2", "model.dropout=0.3")
     train_run(cache_path, config, tmp_path / "whole", progress=False)
 
     real_step, calls = trainer.train_step, []

@@ -48,7 +48,7 @@ def serve(
     status.message(f"listening on {host}:{port}: start the simulator, choose autonomous mode; Ctrl-C stops")
     try:
         server.serve(pilot, listener)
-    except KeyboardInterrupt:  # eventlet's server returns on Ctrl-C; this covers the moments around it
+    except KeyboardInterrupt:  # `serve` returns on Ctrl-C; a second one, impatient, lands here
         pass
     finally:
         if pilot.recorder is not None:

@@ -219,7 +219,7 @@ class MaxPool2D(Layer):
         n, h, w, c = x.shape
         ho, wo, _ = self.output_shape(h, w, c)
         y = self._buffer("y", (n, ho, wo, c), x.dtype)
-        argmax = self._buffer("argmax", (n, ho, wo, c), np.dtype(np.uint8))
+        argmax = self._buffer("argmax", (n, ho, wo, c), np.dtype(np.uint16))
         better = self._buffer("better", (n, ho, wo, c), np.dtype(bool))
         y[...] = self._window(x, 0, ho, wo)
         argmax.fill(0)
@@ -227,7 +227,7 @@ class MaxPool2D(Layer):
             candidate = self._window(x, offset, ho, wo)
             np.greater(candidate, y, out=better)  # strictly: ties keep the first maximum
             np.copyto(y, candidate, where=better)
-            np.copyto(argmax, np.uint8(offset), where=better)
+            np.copyto(argmax, np.uint16(offset), where=better)
         self._x_shape = x.shape
         return y
 

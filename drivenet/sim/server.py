@@ -7,16 +7,23 @@ python-socketio 4.x with python-engineio 3.x speaks that on the server side: eng
 car never moves, or the log fills with `GET /socket.io/?EIO=4... 400`). The client goes straight to a
 WebSocket, which engineio 3.x serves only under eventlet or gevent (its threading mode has none), so
 the server runs on eventlet's WSGI server, every handler in one green thread, one message at a time.
+
+Ctrl-C only writes a byte to a pipe; a green thread waiting on it stops the server between two messages.
+Python's default (KeyboardInterrupt raised wherever the main thread happens to be) would, during a frame,
+land inside engineio's handler call, whose bare `except:` logs and swallows it: the server kept running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import warnings
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
-from types import ModuleType
-from typing import TYPE_CHECKING
+from types import FrameType, ModuleType
+from typing import TYPE_CHECKING, Any
 
 from drivenet.errors import DrivenetError
 
@@ -26,6 +33,7 @@ if TYPE_CHECKING:  # the pilot pulls in numpy and the model; checking the extra 
 INSTALL = 'pip install -e ".[sim]"'
 # distribution -> the major version that speaks the simulator's protocol (None: any)
 STACK = {"python-socketio": "4", "python-engineio": "3", "eventlet": None}
+STOP_GRACE_S = 2.0  # after Ctrl-C, how long open connections get to end before they are abandoned
 
 
 def installed_version(distribution: str) -> str | None:
@@ -81,8 +89,10 @@ def listen(host: str, port: int) -> object:
 
 
 def serve(pilot: Pilot, listener: object) -> None:
-    """Answer the simulator on `listener` (from `listen`) until Ctrl-C."""
-    _, wsgi, socketio = load_stack()
+    """Answer the simulator on `listener` (from `listen`) until Ctrl-C; a second Ctrl-C interrupts at once."""
+    eventlet, wsgi, socketio = load_stack()
+    from greenlet import GreenletExit  # eventlet's own dependency: how a killed green thread ends
+
     sio = socketio.Server(
         async_mode="eventlet",
         always_connect=True,  # send Socket.IO's CONNECT before the first command, not after it
@@ -97,4 +107,58 @@ def serve(pilot: Pilot, listener: object) -> None:
     sio.on("connect", lambda sid, environ: send(sid, pilot.connect()))
     sio.on("telemetry", lambda sid, *data: send(sid, pilot.telemetry(data[0] if data else None)))
     sio.on("disconnect", lambda sid: pilot.disconnect())
-    wsgi.server(listener, socketio.WSGIApp(sio), log_output=False)
+    connections: set[socket.socket] = set()
+    app = tracking(socketio.WSGIApp(sio), connections)
+    server = eventlet.spawn(wsgi.server, listener, app, log_output=False)
+
+    def stop_on_interrupt(interrupted: int) -> None:
+        eventlet.hubs.trampoline(interrupted, read=True)
+        for connection in list(connections):  # the simulator's connection ends as if it had left
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        server.kill()  # wsgi.server stops accepting, then waits for its connections to end ...
+        eventlet.sleep(STOP_GRACE_S)
+        server.kill()  # ... but not for one that does not (an Engine.IO long poll)
+
+    with interrupt_pipe() as interrupted:
+        stopper = eventlet.spawn(stop_on_interrupt, interrupted)
+        try:
+            with contextlib.suppress(GreenletExit):
+                server.wait()
+        finally:
+            stopper.kill()
+
+
+def tracking(app: Callable[..., Any], connections: set[socket.socket]) -> Callable[..., Any]:
+    """The WSGI `app`, keeping the client socket of each request it is answering in `connections`."""
+
+    def tracked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        connection = environ["eventlet.input"].get_socket()
+        connections.add(connection)
+        try:
+            return app(environ, start_response)  # a WebSocket returns when its connection ends
+        finally:
+            connections.discard(connection)
+
+    return tracked
+
+
+@contextlib.contextmanager
+def interrupt_pipe() -> Iterator[int]:
+    """While inside: Ctrl-C (SIGINT) writes a byte to a pipe whose reading end is yielded, instead of raising
+    KeyboardInterrupt, and puts Python's default back, so that a second Ctrl-C raises it."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with contextlib.suppress(OSError):
+            os.write(write_end, b"\0")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield read_end
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        os.close(read_end)
+        os.close(write_end)

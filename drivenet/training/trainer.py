@@ -170,9 +170,11 @@ def train_step(model: SteeringModel, optimizer: Adam | SGD, x: np.ndarray, steer
     return float(loss)
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The seed of one epoch's shuffling and augmentation, derived from the run seed."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+def epoch_seed(seed: int, epoch: int, batch: int | None = None) -> int:
+    """The seed of one epoch's shuffling and augmentation, derived from the run seed; with `batch`, the
+    seed of that batch's dropout masks (so a resumed run draws the masks it would have drawn)."""
+    keys = [seed, epoch] if batch is None else [seed, epoch, batch]
+    return int(np.random.SeedSequence(keys).generate_state(1)[0])
 
 
 def data_fingerprint(cache: SteeringCache) -> dict[str, Any]:
@@ -432,6 +434,7 @@ def train_run(
                 for x, y in batches:
                     if stop_requested():
                         raise KeyboardInterrupt
+                    model.net.seed_dropout(epoch_seed(settings.seed, epoch, state.batch))
                     loss = train_step(model, optimizer, x, y)
                     if not math.isfinite(loss):
                         raise TrainingDiverged(_diverged(out, epoch, state.batch + 1, loss, optimizer.lr))
