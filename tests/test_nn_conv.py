@@ -152,3 +152,12 @@ def test_dropout_in_training_zeroes_about_rate_and_keeps_the_mean():
 def test_dropout_rate_must_be_below_one():
     with pytest.raises(DrivenetError, match="model.dropout"):
         Dropout(1.0)
+
+
+def test_a_pool_window_of_more_than_256_cells_routes_its_gradient_to_the_maximum():
+    x = np.random.default_rng(4).normal(size=(2, 17, 17, 3))
+    pool = MaxPool2D(17)
+    y = pool.forward(x)
+    np.testing.assert_array_equal(y[:, 0, 0], x.max(axis=(1, 2)))
+    grad = pool.backward(np.ones_like(y))
+    np.testing.assert_array_equal(grad, (x == x.max(axis=(1, 2), keepdims=True)).astype(grad.dtype))
