@@ -1,4 +1,4 @@
-"""Real data: the documented Udacity recipe (configs/udacity.toml), trained on a slice of udacity-sample,
+"""Real data: the offline Udacity recipe (configs/udacity_offline.toml), trained on udacity-sample frames,
 scored on its test split: frames that neither trained nor chose the model.
 
 Needs the recordings folder named by DRIVENET_DATASETS (CI sets it); skipped without it.
@@ -41,7 +41,7 @@ def recording(name: str) -> Path:
 
 
 def test_the_udacity_recipe_on_a_slice_scores_on_its_test_split(tmp_path):
-    config = load_config(CONFIGS / "udacity.toml", [f"train.epochs={EPOCHS}"])
+    config = load_config(CONFIGS / "udacity_offline.toml", [f"train.epochs={EPOCHS}"])
     frames = read_from_config([recording("udacity-sample")], config["data"]).frames.iloc[:FRAMES]
     cache, skipped = build_cache(frames, Preprocess.from_config(config["data"]), progress=False)
     assert not skipped
