@@ -33,10 +33,18 @@ def test_backprop_and_gradcheck_load_neither_matplotlib_nor_pandas() -> None:
 
 
 def test_help_loads_no_numpy_pil_pandas_or_matplotlib() -> None:
-    commands = [[*command, "--help"] for command in ([], ["train"], ["preprocess"], ["drive"], ["demo"])]
+    names = ([], ["train"], ["preprocess"], ["drive"], ["demo"], ["replay"])
+    commands = [[*command, "--help"] for command in names]
     result = loaded_after(commands, ("numpy", "PIL", *HEAVY))
     assert result["codes"] == [0] * len(commands)
     assert result["loaded"] == []
+
+
+def test_replay_loads_matplotlib_only_to_draw() -> None:
+    """A replay without --gif or --plot draws nothing: its module leaves matplotlib unloaded."""
+    script = "import sys, drivenet.roads.replay; print('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_the_probe_sees_a_heavy_import() -> None:

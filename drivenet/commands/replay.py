@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -50,10 +51,12 @@ def replay(
     from drivenet.training.checkpoint import SteeringModel
 
     for name, value in (("--speed", speed), ("--fps", fps), ("--max-offset", max_offset)):
-        if value is not None and not value > 0:
-            raise DrivenetError(f"{name} {value:g}: must be positive")
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise DrivenetError(f"{name} {value:g}: must be a finite number above 0")
     if not 0 < max_heading < 90:
         raise DrivenetError(f"--max-heading {max_heading:g}: expected degrees between 0 and 90")
+    if gif is not None and plot is not None and gif.resolve() == plot.resolve():
+        raise DrivenetError(f"--gif and --plot both name {gif}: give each its own file")
     for out in (gif, plot):
         if out is not None:
             check_output_file(out, force)
@@ -82,8 +85,8 @@ def replay(
     typer.echo(
         f"replayed {report.km:.2f} km of {recording} in {report.seconds:.0f} s{paused}: "
         f"{report.takeovers} takeovers, autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / elapsed s)\n"
-        f"offset from the recorded path: mean {report.mean_offset:.2f} m, worst {report.worst_offset:.2f} m"
-        + "".join(f"\n{line}" for line in written)
+        f"offset from the recorded path: mean {report.mean_offset:.2f} m, worst {report.worst_offset:.2f} m\n"
+        f"camera model: {report.camera}" + "".join(f"\n{line}" for line in written)
     )
 
 

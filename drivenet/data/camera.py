@@ -6,17 +6,21 @@ b = (v + ½ - H/2)/f, f = (H/2) / tan(fov/2) the focal length in pixels (`fov` v
 frame lies above it. The car steers with the front-wheel angle δ = steering · `wheel_degrees`.
 
 `camera_for(fmt, camera_cfg)` gives a format's defaults (`PRESETS`), overridden by the `[camera]`
-section, where 0 means "the preset's value".
+section, where 0 means "the preset's value". A recording whose folder holds `camera.json` (`MARKER`,
+written by `drivenet synth`) names its own camera, which wins over the format's.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from drivenet.errors import DrivenetError
+from drivenet.io import write_json
 
 MPH = 0.44704  # metres per second in one mile per hour
 SYNTH_FRAME_RATE = 22.4 * MPH / 3.0  # `drivenet synth` logs 22.4 mph and renders a frame every 3 m
@@ -145,50 +149,99 @@ PRESETS[ROADS] = from_horizontal_fov(320, 160, 60.0, 1.4, 0.3, side_offset=0.0, 
 OVERRIDES = ("width", "height", "fov_degrees", "mount_height", "side_offset", "wheel_degrees", "wheelbase")
 
 
-def camera_for(fmt: str, camera_cfg: Mapping[str, Any] | None = None) -> CameraModel:
+def camera_for(
+    fmt: str, camera_cfg: Mapping[str, Any] | None = None, recorded: CameraModel | None = None
+) -> CameraModel:
     """The camera of recording format `fmt` (udacity, donkey, sully or roads) with the `[camera]` overrides.
 
-    `camera.preset` other than auto wins over `fmt`; each non-zero key replaces the preset's value and
-    `camera.horizon` (non-zero) sets the pitch.
+    `camera.preset` other than auto wins over `recorded` (a recording's own camera, see `read_marker`),
+    which wins over `fmt`; each non-zero key replaces the preset's value and `camera.horizon` (non-zero)
+    sets the pitch.
     """
     cfg = dict(camera_cfg or {})
-    name = str(cfg.get("preset", "auto"))
-    name = fmt if name == "auto" else name
-    if name not in PRESETS:
-        known = ", ".join(PRESETS)
-        raise DrivenetError(
-            f"no camera model for format {name!r}; set camera.preset to one of {known} (and override its "
-            "values in [camera] to match your camera)"
-        )
+    name = preset_name(fmt, cfg, None)
+    if recorded is None or str(cfg.get("preset", "auto")) != "auto":
+        if name not in PRESETS:
+            known = ", ".join(PRESETS)
+            raise DrivenetError(
+                f"no camera model for format {name!r}; set camera.preset to one of {known} (and override "
+                "its values in [camera] to match your camera)"
+            )
+        recorded = PRESETS[name]
     changes = {key: cfg[key] for key in OVERRIDES if cfg.get(key)}
-    camera = replace(PRESETS[name], **changes)
+    camera = replace(recorded, **changes)
     return camera.with_horizon(float(cfg["horizon"])) if cfg.get("horizon") else camera
 
 
-def camera_for_frames(
-    fmt: str, camera_cfg: Mapping[str, Any] | None, frame_size: tuple[int, int] | None
-) -> CameraModel:
-    """`camera_for`, where format auto (or csv) is told by the raw frame size (width, height) of the data:
-    the preset of that size, if exactly one has it."""
+def preset_name(fmt: str, camera_cfg: Mapping[str, Any] | None, frame_size: tuple[int, int] | None) -> str:
+    """The preset a recording of format `fmt` gets: `camera.preset` unless auto, else the format's, where
+    format auto (or csv) is told by the raw frame size (width, height): the preset of that size, if
+    exactly one has it (`roads` and `udacity` share 320x160: a synth recording says so in its marker)."""
     preset = str((camera_cfg or {}).get("preset", "auto"))
-    if preset == "auto" and fmt in ("auto", "csv") and frame_size is not None:
-        same = [
-            name
-            for name, cam in PRESETS.items()
-            if name != ROADS and (cam.width, cam.height) == tuple(frame_size)
-        ]
-        if len(same) != 1:
-            width, height = frame_size
-            raise DrivenetError(
-                f"cannot tell the camera of {width}x{height} frames (data.format = {fmt}); set camera.preset "
-                f"to one of {', '.join(PRESETS)} and override its values in [camera] to match your camera"
-            )
-        fmt = same[0]
-    return camera_for(fmt, camera_cfg)
+    if preset != "auto":
+        return preset
+    if fmt not in ("auto", "csv") or frame_size is None:
+        return fmt
+    same = [
+        name
+        for name, cam in PRESETS.items()
+        if name != ROADS and (cam.width, cam.height) == tuple(frame_size)
+    ]
+    if len(same) != 1:
+        width, height = frame_size
+        raise DrivenetError(
+            f"cannot tell the camera of {width}x{height} frames (data.format = {fmt}); set camera.preset "
+            f"to one of {', '.join(PRESETS)} and override its values in [camera] to match your camera"
+        )
+    return same[0]
+
+
+def camera_for_frames(
+    fmt: str,
+    camera_cfg: Mapping[str, Any] | None,
+    frame_size: tuple[int, int] | None,
+    recorded: CameraModel | None = None,
+) -> CameraModel:
+    """`camera_for`, where format auto (or csv) is told by the raw frame size (width, height) of the data
+    (see `preset_name`) unless the recording names its camera (`recorded`)."""
+    if recorded is None:
+        fmt = preset_name(fmt, camera_cfg, frame_size)
+    return camera_for(fmt, camera_cfg, recorded)
+
+
+MARKER = "camera.json"  # beside a recording's log: the camera that took its frames
+
+
+def write_marker(folder: Path, preset: str, camera: CameraModel) -> Path:
+    """Name the camera of the recording in `folder` (atomically): `{"preset": ..., "camera": {fields}}`."""
+    return write_json(folder / MARKER, {"preset": preset, "camera": asdict(camera)})
+
+
+def read_marker(folder: Path) -> tuple[str, CameraModel] | None:
+    """The preset name and camera that `folder`'s marker names; None when it has none."""
+    path = folder / MARKER
+    if not path.is_file():
+        return None
+    try:
+        marker = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(CameraModel)}
+        values = marker["camera"]
+        unknown = set(values) - known
+        if unknown or not isinstance(marker["preset"], str):
+            raise ValueError(f"unknown keys {sorted(unknown)}" if unknown else "preset is not a name")
+        return marker["preset"], CameraModel(**values)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise DrivenetError(
+            f"{path}: not a camera marker ({err}); delete it to use the format's camera, or rewrite it"
+        ) from None
 
 
 def camera_from_config(
-    config: Mapping[str, Mapping[str, Any]], frame_size: tuple[int, int] | None
+    config: Mapping[str, Mapping[str, Any]],
+    frame_size: tuple[int, int] | None,
+    recorded: CameraModel | None = None,
 ) -> CameraModel:
-    """The camera of a config (`data.format` and `[camera]`) for data whose raw frames are `frame_size`."""
-    return camera_for_frames(str(config["data"].get("format", "auto")), config.get("camera"), frame_size)
+    """The camera of a config (`data.format` and `[camera]`) for data whose raw frames are `frame_size`,
+    taken by `recorded` if the recordings name their camera."""
+    fmt = str(config["data"].get("format", "auto"))
+    return camera_for_frames(fmt, config.get("camera"), frame_size, recorded)

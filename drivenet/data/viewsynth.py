@@ -21,7 +21,7 @@ back onto the recorded path in a given time; `RecoveryViews` draws random moves 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -197,9 +197,13 @@ class RecoveryViews:
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Mapping[str, Any]], frame_size: tuple[int, int] | None
+        cls,
+        config: Mapping[str, Mapping[str, Any]],
+        frame_size: tuple[int, int] | None,
+        recorded: Callable[[], CameraModel | None] | None = None,
     ) -> RecoveryViews | None:
-        """The settings of a config for data with raw frames of `frame_size`; None when both are 0."""
+        """The settings of a config for data with raw frames of `frame_size`; None when both are 0.
+        `recorded()`, called only then, gives the camera the recordings name (`drivenet.data.marked`)."""
         cfg = config["augment"]
         shift, yaw = float(cfg.get("shift_m", 0.0)), float(cfg.get("yaw_deg", 0.0))
         seconds, speed = float(cfg.get("recovery_seconds", 2.0)), float(cfg.get("recovery_speed", 13.0))
@@ -214,7 +218,8 @@ class RecoveryViews:
             raise DrivenetError(f"{', '.join(bad)}: must be 0 or more (recovery_seconds: more than 0)")
         if shift == 0 and yaw == 0:
             return None
-        return cls(camera_from_config(config, frame_size), shift, yaw, seconds, speed)
+        camera = camera_from_config(config, frame_size, recorded() if recorded is not None else None)
+        return cls(camera, shift, yaw, seconds, speed)
 
     def apply(
         self, images: np.ndarray, steering: np.ndarray, rng: np.random.Generator, rows: tuple[float, float]

@@ -7,7 +7,9 @@ of curvature κ_k = tan(u_k·δ_max) / L for d_k = v_k·Δt_k metres, u_k its st
 recorded frame nearest to it along the path, warped (view synthesis) to its lateral offset and heading
 error; then it drives Δt_k at v_k with the model's steering. More than `max_offset` metres off the path,
 or turned more than `max_heading` degrees away from it, is a takeover: counted, and the car is put
-back on the path. Autonomy = max(0, 1 - takeovers · 6 s / elapsed s) · 100, as for `drive`.
+back on the path. Autonomy = max(0, 1 - takeovers · 6 s / elapsed s) · 100, as for `drive`. A step
+longer than SUBSTEP metres is driven in equal parts of at most SUBSTEP, each located on the path and
+checked for a takeover, so that a long step (a low frame rate) cannot lose the car's place on it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
-from drivenet.data.camera import CameraModel, camera_for_frames
+from drivenet.data.camera import MARKER, OVERRIDES, CameraModel, camera_for_frames, preset_name
+from drivenet.data.marked import marker_of
 from drivenet.data.odometry import read_odometry
 from drivenet.data.readers import ReadOptions, read_from_config
 from drivenet.data.readers.detect import find_recordings
@@ -30,12 +33,11 @@ from drivenet.data.viewsynth import warp
 from drivenet.errors import DrivenetError
 from drivenet.roads.car import KAPPA_MAX, advance
 from drivenet.roads.drive import DriveReport
-from drivenet.roads.film import DriveFilm
 from drivenet.roads.track import STEP, Pose, Track
-from drivenet.training.plots import overlay
 
 Steer = Callable[[np.ndarray], float]  # view uint8 (H, W, 3) RGB -> steering in [-1, 1]
 PAUSE = 1.0  # seconds between two frames beyond which the recording was paused, not driven
+SUBSTEP = 5.0  # metres: the longest part of a step driven at once (Track.locate searches ±20 m)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class RecordedDrive:
     interval: np.ndarray  # (N - 1,) seconds from each frame to the next
     camera: CameraModel
     pauses: int = 0  # intervals longer than PAUSE, replaced by the typical interval
+    camera_name: str = ""  # where `camera` came from, for people: its preset, marker or overrides
 
     @property
     def distance(self) -> np.ndarray:
@@ -154,7 +157,10 @@ def load_recorded_drive(
         raise DrivenetError(f"{recording}: {len(frames)} usable frames; replay needs at least 2")
     images = [str(p) for p in frames["path"]]
     first = load_frame(images[0])
-    camera = camera_for_frames(fmt, camera_cfg, (first.shape[1], first.shape[0]))
+    size = (first.shape[1], first.shape[0])
+    marker = marker_of(target)
+    camera = camera_for_frames(fmt, camera_cfg, size, marker[1] if marker else None)
+    name = camera_label(fmt, camera_cfg, size, marker[0] if marker else None)
     odometry = read_odometry(fmt, target, images, str(data_cfg["csv_image_column"]))
     if speed is None:
         if camera.speed_scale <= 0 or np.isnan(odometry.speed).all():
@@ -173,7 +179,19 @@ def load_recorded_drive(
     times = odometry.time if frame_rate is None else np.full(len(images), np.nan)
     interval, pauses = frame_intervals(times, frame_rate or camera.frame_rate)
     steering = frames["steering"].to_numpy(np.float64)
-    return RecordedDrive(images, steering, speeds.astype(np.float64), interval, camera, pauses)
+    return RecordedDrive(images, steering, speeds.astype(np.float64), interval, camera, pauses, name)
+
+
+def camera_label(
+    fmt: str, camera_cfg: Mapping[str, Any], frame_size: tuple[int, int], marked: str | None
+) -> str:
+    """Which camera model a recording got: `udacity`, `roads (camera.json)`, `... with [camera] overrides`."""
+    if marked is not None and str(camera_cfg.get("preset", "auto")) == "auto":
+        label = f"{marked} ({MARKER})"
+    else:
+        label = preset_name(fmt, camera_cfg, frame_size)
+    changed = any(camera_cfg.get(key) for key in (*OVERRIDES, "horizon"))
+    return label + (" with [camera] overrides" if changed else "")
 
 
 @dataclass(frozen=True)
@@ -182,6 +200,7 @@ class ReplayReport(DriveReport):
 
     frames: int = 0
     pauses: int = 0
+    camera: str = ""  # the camera model the views were warped with
 
 
 Watch = Callable[["Replay", np.ndarray, float, float], None]  # (replay, view, steering, recorded steering)
@@ -198,6 +217,7 @@ class Replay:
         self.offset, self.heading_error, self.takeovers = 0.0, 0.0, 0
         self.shown = 0  # the recorded frame shown last
         self.trace: dict[str, list[float]] = {"time": [], "offset": [], "steering": [], "recorded": []}
+        self.taken: list[float] = []  # the times of the takeovers
 
     def nearest(self, step: int) -> int:
         """The recorded frame nearest the car along the path; among frames at the same place (the car
@@ -217,15 +237,21 @@ class Replay:
         return warped
 
     def step(self, step: int, steering: float) -> float:
-        """Drive recorded interval `step` with `steering`; returns the offset reached before any takeover."""
+        """Drive recorded interval `step` with `steering`, in parts of at most SUBSTEP metres (a takeover
+        puts the car back on the path and it drives on); returns the largest offset reached in the step."""
         kappa = float(curvature(steering, self.drive.camera))
-        self.pose = arc(self.pose, kappa, float(self.drive.distance[step]))
-        self.s, offset, error = self.track.locate(self.pose, self.s)
-        self.offset, self.heading_error = offset, error
-        if abs(offset) > self.max_offset or abs(math.degrees(error)) > self.max_heading:
-            self.takeovers += 1
-            self.pose, self.heading_error, self.offset = self.track.place(self.s), 0.0, 0.0
-        return offset
+        distance = float(self.drive.distance[step])
+        parts = max(1, math.ceil(distance / SUBSTEP))
+        worst = 0.0
+        for _ in range(parts):
+            self.pose = arc(self.pose, kappa, distance / parts)
+            self.s, offset, error = self.track.locate(self.pose, self.s)
+            self.offset, self.heading_error = offset, error
+            worst = offset if abs(offset) > abs(worst) else worst
+            if abs(offset) > self.max_offset or abs(math.degrees(error)) > self.max_heading:
+                self.takeovers += 1
+                self.pose, self.heading_error, self.offset = self.track.place(self.s), 0.0, 0.0
+        return worst
 
     def run(self, steer: Steer, watch: Watch | None = None) -> ReplayReport:
         """Let `steer` drive the whole recording (until its time or its path ends) and report how it went."""
@@ -240,8 +266,11 @@ class Replay:
             recorded = float(self.drive.steering[self.shown])
             if watch is not None:
                 watch(self, view, steering, recorded)
+            before = self.takeovers
             offset = self.step(step, steering)
             seconds += float(self.drive.interval[step])
+            if self.takeovers > before:
+                self.taken.append(seconds)
             offsets.append(abs(offset))
             for key, value in zip(self.trace, (seconds, offset, steering, recorded), strict=True):
                 self.trace[key].append(value)
@@ -254,6 +283,7 @@ class Replay:
             worst_offset=float(np.max(offsets)) if offsets else 0.0,
             frames=len(self.drive.images),
             pauses=self.drive.pauses,
+            camera=self.drive.camera_name,
         )
 
 
@@ -262,10 +292,14 @@ class ReplayFilm:
     steering drawn on it, a map of the rebuilt path with the car, and the offset and takeovers so far."""
 
     def __init__(self, replay: Replay, every: int = 2, max_frames: int = 150) -> None:
+        from drivenet.roads.film import DriveFilm  # loads matplotlib: only for a GIF
+
         self.film = DriveFilm(replay.track, every, max_frames)
         self.steps = 0
 
     def __call__(self, replay: Replay, view: np.ndarray, steering: float, recorded: float) -> None:
+        from drivenet.training.plots import overlay
+
         film, step = self.film, self.steps
         self.steps += 1
         if step % film.every or len(film.frames) >= film.max_frames:
@@ -299,8 +333,10 @@ def plot_replay(replay: Replay, out: str | Path, title: str = "") -> Path:
     top.plot(trace["time"], trace["offset"], color="C0", lw=0.9, label="offset (positive = right)")
     for limit in (-replay.max_offset, replay.max_offset):
         top.axhline(limit, color="C3", lw=0.6, ls="--")
-    over = np.abs(trace["offset"]) > replay.max_offset
-    top.plot(trace["time"][over], trace["offset"][over], "x", color="C3", label="takeover (offset)")
+    taken = np.isin(trace["time"], replay.taken)
+    top.plot(
+        trace["time"][taken], trace["offset"][taken], "x", color="C3", label="takeover (offset or heading)"
+    )
     top.set_ylabel("offset from the path (m)")
     top.set_title(title)
     top.legend(loc="upper right")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from drivenet.data.camera import ROADS, from_render_camera, write_marker
 from drivenet.errors import DrivenetError
 from drivenet.io import prepare_output_dir, write_text
 from drivenet.roads.car import pursuit_steering
@@ -69,8 +70,10 @@ def write_recording(
 
     `IMG/center_NNNNN.jpg` holds the frames (JPEG quality 95) and `driving_log.csv` names them with
     relative paths; the left and right camera columns are empty, since only the centre camera is
-    rendered. The log is written last and atomically, so an interrupted run leaves no half-listed
-    recording; the images, listed nowhere until then, are written straight into the new folder.
+    rendered. `camera.json` names the renderer's camera (`drivenet.data.camera.MARKER`), so replay and
+    recovery views do not take the frames for the Udacity simulator's. The log is written last and
+    atomically, so an interrupted run leaves no half-listed recording; the images, listed nowhere until
+    then, are written straight into the new folder.
     """
     if count < 1:
         raise DrivenetError(f"--frames {count}: need at least 1 frame")
@@ -88,4 +91,5 @@ def write_recording(
         rows.append(f"{name},,,{steering:.6f},0.3,0,{SPEED_MPH}")
         if progress is not None:
             progress(i + 1)
+    write_marker(out, ROADS, from_render_camera(camera or Camera()))
     return write_text(out / "driving_log.csv", "\n".join(rows) + "\n")

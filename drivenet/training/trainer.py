@@ -32,6 +32,7 @@ from drivenet.config import Config, load_config, to_toml
 from drivenet.data.augment import AugmentSettings
 from drivenet.data.cache import SteeringCache, load_or_build
 from drivenet.data.dataset import SteeringDataset, clip_batches
+from drivenet.data.marked import recorded_camera
 from drivenet.data.split import TEST, TRAIN, VAL, SplitSettings, split_parts
 from drivenet.data.transform import Preprocess
 from drivenet.data.viewsynth import RecoveryViews
@@ -412,7 +413,9 @@ def train_run(
         augment_settings,
         motion_gaps=model.motion_gaps,
         part=split.part,
-        views=RecoveryViews.from_config(config, cache.frame_size),
+        views=RecoveryViews.from_config(
+            config, cache.frame_size, lambda: recorded_camera(sources, config["data"])
+        ),
     )
     status = "finished"
     with ctrl_c_between_batches() as stop_requested, Progress(*columns, disable=not progress) as bar:
