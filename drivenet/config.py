@@ -50,6 +50,7 @@ DEFAULTS: Config = {
         "dtype": "float32",  # float32 | float64
         "conv": [],  # convolutional layers before the hidden ones: [{filters, kernel, stride, padding, pool}]
         "dropout": 0.0,  # share of hidden dense units dropped in each training batch (0: off)
+        "mirror_average": False,  # steer (f(x) - f(mirror x)) / 2: left/right-consistent, 2x inference
     },
     "train": {
         "epochs": 30,
@@ -228,6 +229,7 @@ RANGES: dict[str, dict[str, Rule]] = {
         "dtype": one_of("float32", "float64"),
         "conv": ANY,  # each table's keys are checked by CONV_LAYER
         "dropout": between(0, 1, hi_open=True),
+        "mirror_average": ANY,
     },
     "train": {
         "epochs": between(1),

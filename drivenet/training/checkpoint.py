@@ -16,8 +16,7 @@ import numpy as np
 
 from drivenet import __version__
 from drivenet.config import DEFAULTS, Config, merge
-from drivenet.data.cache import SteeringCache
-from drivenet.data.dataset import clips, earlier_rows
+from drivenet.data.dataset import clips
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
 from drivenet.io import check_kind, load_npz, save_npz
@@ -132,10 +131,6 @@ class SteeringModel:
         earlier = np.maximum(np.arange(len(images))[:, None] - np.array(self.motion_gaps, np.int64), 0)
         return clips(images, np.arange(len(images)), earlier)
 
-    def cache_clips(self, cache: SteeringCache, rows: np.ndarray) -> np.ndarray:
-        """The clips of the cache's frames `rows`, their earlier frames taken from the same recording."""
-        return clips(cache.images, rows, earlier_rows(cache.frames, self.motion_gaps))
-
     def arrange(self, inputs: np.ndarray) -> np.ndarray:
         """Flat inputs of `Preprocess.to_inputs` (N, D) as the network reads them: images for a
         convolutional network, else unchanged."""
@@ -158,9 +153,29 @@ class SteeringModel:
             return np.zeros((0, self.encoding.n_outputs), dtype=np.float32)
         return np.concatenate(chunks).astype(np.float32, copy=False)
 
+    @property
+    def mirror_average(self) -> bool:
+        """`model.mirror_average` of the run's config: steering made left/right-consistent."""
+        return bool(self.meta.get("config", {}).get("model", {}).get("mirror_average", False))
+
+    def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(raw output activations, steering float32 (N,) in [-1, 1]) for preprocessed clips.
+
+        With `model.mirror_average` the steering is s(x) = (f(x) - f(m(x))) / 2, f the decoded network
+        steering and m the left-right mirror of the clip: the model and its mirror image (trained with
+        flips, it has learnt both) averaged, so s(m(x)) = -s(x) exactly and the two halves' errors
+        partly cancel. The activations are those of x itself.
+        """
+        outputs = self.outputs(images)
+        steering = np.asarray(self.encoding.decode(outputs), dtype=np.float32)
+        if self.mirror_average:
+            mirrored = self.encoding.decode(self.outputs(np.asarray(images)[:, :, ::-1]))
+            steering = ((steering - np.asarray(mirrored, dtype=np.float32)) / 2).astype(np.float32)
+        return outputs, steering
+
     def steer_inputs(self, images: np.ndarray) -> np.ndarray:
         """Steering float32 (N,) in [-1, 1] for preprocessed (cached) clips, as `outputs` takes them."""
-        return np.asarray(self.encoding.decode(self.outputs(images)), dtype=np.float32)
+        return self.read(images)[1]
 
     def steer_frames(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """Steering float32 (N,) for consecutive raw RGB camera frames: the model's own preprocessing is

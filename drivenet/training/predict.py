@@ -125,8 +125,7 @@ def predict_samples(
         if not readable:
             continue
         chunk, frames = zip(*readable, strict=True)
-        outputs = model.outputs(stream.clips(model.images_from_frames(frames)))
-        steering = model.encoding.decode(outputs)
+        outputs, steering = model.read(stream.clips(model.images_from_frames(frames)))
         for sample, frame, value, activations in zip(chunk, frames, steering, outputs, strict=True):
             result: dict[str, Any] = {
                 "path": str(sample.path),
