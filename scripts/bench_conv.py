@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +32,7 @@ OPTIONS = ARGS.parse_args()
 os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(OPTIONS.threads)
 
 import numpy as np  # noqa: E402
+from benchkit import best_rates, round_steps  # noqa: E402
 
 from drivenet.config import load_config  # noqa: E402
 from drivenet.nn import Adam, MSELoss, Network  # noqa: E402
@@ -103,13 +103,6 @@ def conv_matmuls(net: Network) -> Callable[[], None]:
     return step
 
 
-def steps_per_second(step: Callable[[], None], steps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps / (time.perf_counter() - start)
-
-
 def main() -> None:
     torch.set_num_threads(OPTIONS.threads)
     net = Network.build(seed=0, outputs=1, **architecture())
@@ -124,14 +117,10 @@ def main() -> None:
         f"{n_params} parameters; batch {OPTIONS.batch}, float32, adam, {OPTIONS.threads} threads, "
         f"best of {OPTIONS.rounds} alternating rounds of about {OPTIONS.seconds} s"
     )
-    warm = min(steps_per_second(step, 2) for step in engines.values())  # also fills buffers and pools
-    steps = max(2, round(warm * OPTIONS.seconds))
+    steps = round_steps(engines, OPTIONS.seconds, warm_steps=2)
     engines["matmuls"] = conv_matmuls(net)  # timed in the same rounds, so under the same load
-    rates: dict[str, list[float]] = {engine: [] for engine in engines}
-    for i in range(OPTIONS.rounds):
-        for engine in list(engines) if i % 2 == 0 else list(reversed(engines)):
-            rates[engine].append(steps_per_second(engines[engine], steps))
-    ours, theirs, floor = (max(rates[engine]) for engine in ("drivenet", "pytorch", "matmuls"))
+    rates = best_rates(engines, OPTIONS.rounds, steps)
+    ours, theirs, floor = (rates[engine] for engine in ("drivenet", "pytorch", "matmuls"))
     speedup = round(ours / theirs, 3)
     print(f"{'network':<12}{'drivenet steps/s':>18}{'pytorch steps/s':>18}{'speedup':>10}")
     print(f"{'pilotnet':<12}{ours:>18.2f}{theirs:>18.2f}{speedup:>9.2f}x")

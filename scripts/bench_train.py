@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 
 ARGS = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -30,6 +29,7 @@ OPTIONS = ARGS.parse_args()
 os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(OPTIONS.threads)
 
 import numpy as np  # noqa: E402
+from benchkit import best_rates, round_steps, steps_per_second  # noqa: E402
 
 from drivenet.nn import MLP, SGD, Adam, MSELoss  # noqa: E402
 
@@ -96,13 +96,6 @@ def first_layer_matmuls(net: MLP, x: np.ndarray) -> Callable[[], None]:
     return step
 
 
-def steps_per_second(step: Callable[[], None], steps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps / (time.perf_counter() - start)
-
-
 def main() -> None:
     torch.set_num_threads(OPTIONS.threads)
     rng = np.random.default_rng(0)
@@ -115,14 +108,9 @@ def main() -> None:
         x = rng.normal(size=(OPTIONS.batch, sizes[0])).astype(np.float32)
         target = rng.uniform(size=(OPTIONS.batch, sizes[-1])).astype(np.float32)
         engines = {"drivenet": drivenet_step(net, x, target), "pytorch": torch_step(net, x, target)}
-        rates: dict[str, list[float]] = {engine: [] for engine in engines}
-        warm = min(steps_per_second(step, 3) for step in engines.values())  # also fills buffers and pools
-        steps = max(3, round(warm * OPTIONS.seconds))
-        for i in range(OPTIONS.rounds):
-            order = list(engines) if i % 2 == 0 else list(reversed(engines))
-            for engine in order:
-                rates[engine].append(steps_per_second(engines[engine], steps))
-        ours, theirs = max(rates["drivenet"]), max(rates["pytorch"])
+        steps = round_steps(engines, OPTIONS.seconds, warm_steps=3)
+        rates = best_rates(engines, OPTIONS.rounds, steps)
+        ours, theirs = rates["drivenet"], rates["pytorch"]
         speedups[name] = round(ours / theirs, 3)
         print(f"{name:<20}{ours:>18.1f}{theirs:>18.1f}{speedups[name]:>9.2f}x")
         matmuls = first_layer_matmuls(net, x)
