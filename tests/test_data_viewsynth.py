@@ -14,6 +14,7 @@ from drivenet.errors import DrivenetError
 from drivenet.roads import Camera, Look, RoadRenderer, Track, pursuit_steering, random_track
 from drivenet.roads.car import LOOKAHEAD
 from drivenet.roads.synth import SPACING, SPEED_MPH
+from drivenet.roads.track import Pose
 
 # Renderer proof: on the ground rows the camera saw, a warped frame differs from the frame rendered at
 # the new pose by at most MEAN_TOLERANCE grey levels on average and P95_TOLERANCE for 95% of the pixel
@@ -161,6 +162,40 @@ def test_recovery_views_warp_cached_images_and_relabel_them(scene):
         labels - steering, recovery_steering(shift, yaw, 5.0, 2.0, scene[2]), atol=1e-6
     )
     assert np.array_equal(out, warp(images, scene[2], shift, yaw, rows=(0.35, 0.85))[0])
+
+
+class OneSigma:
+    """Random draws that are each exactly one standard deviation: shift = shift_m, yaw = yaw_deg."""
+
+    def normal(self, loc: float, scale: float, size: int) -> np.ndarray:
+        return np.full(size, loc + scale)
+
+
+def test_clip_frames_are_seen_from_where_the_turned_car_stood(scene):
+    """A car turned ψ drifts sideways: g frames earlier it stood d·sin ψ further left (d = v·g / rate).
+    On a straight road the clip's earlier frame, warped so, matches the frame rendered there; warped
+    to the car's present offset (a car gliding parallel to the road) it does not."""
+    renderer, _, camera = scene
+    road, gap, speed, shift, yaw = Track.straight(300.0), 2, 10.0, 0.3, 5.0
+    behind = speed * gap / camera.frame_rate
+    looks = (Look(noise=0.0), np.random.default_rng(0))
+    now, before = (renderer.render(road, road.place(s), s, *looks) for s in (S, S - behind))
+    clip = np.concatenate([now, before], axis=-1)[None].copy()
+    views = RecoveryViews(camera, shift_m=shift, yaw_deg=yaw, seconds=2.0, speed=speed, gaps=(gap,))
+    labels = np.zeros(1, np.float32)
+    views.apply(clip, labels, OneSigma(), (0.0, 1.0))
+    assert labels[0] == pytest.approx(float(recovery_steering(shift, yaw, speed, 2.0, camera)))
+    assert np.array_equal(clip[0, ..., :3], warp(now, camera, shift, yaw)[0])
+    drifted = shift - behind * np.sin(np.radians(yaw))
+    stood = road.place(S, shift, np.radians(yaw))
+    heading = stood.heading
+    back = Pose(stood.x - behind * np.sin(heading), stood.y - behind * np.cos(heading), heading)
+    truth = renderer.render(road, back, S - behind, *looks)
+    warped, filled = warp(before, camera, drifted, yaw)
+    assert np.array_equal(clip[0, ..., 3:], warped)
+    assert ground_errors(camera, warped, filled, truth).mean() <= MEAN_TOLERANCE
+    parallel, filled = warp(before, camera, shift, yaw)
+    assert ground_errors(camera, parallel, filled, truth).mean() > 2 * MEAN_TOLERANCE
 
 
 def test_dataset_applies_recovery_views_only_when_asked(scene):
