@@ -60,7 +60,6 @@ DEFAULTS: Config = {
         "lr_decay": 1.0,  # learning rate multiplied by this after every epoch
         "momentum": 0.9,
         "weight_decay": 0.0,
-        "weight_average": 0.0,  # beta of the moving average of the weights validated and saved (0: off)
         "val_fraction": 0.2,
         "split_block": 200,  # frames per contiguous block of the train/validation split (0: one block)
         "split_seed": 0,  # picks which blocks are held out for validation
@@ -240,7 +239,6 @@ RANGES: dict[str, dict[str, Rule]] = {
         "lr_decay": between(0, 1, lo_open=True),
         "momentum": between(0, 1, hi_open=True),
         "weight_decay": COUNT,
-        "weight_average": between(0, 1, hi_open=True),
         "val_fraction": between(0, 1, lo_open=True, hi_open=True),
         "split_block": COUNT,
         "split_seed": COUNT,

@@ -5,7 +5,6 @@ import pytest
 
 from drivenet.errors import DrivenetError
 from drivenet.nn import MLP, SGD, Adam, MSELoss, Parameter
-from drivenet.nn.optim import WeightAverage
 
 
 def parameter(value, grad):
@@ -79,24 +78,3 @@ def test_optimizer_state_mismatch_is_a_user_error():
         SGD(MLP.build([4, 5, 2]).parameters(), lr=0.1, momentum=0.9).load_state_dict(state)
     with pytest.raises(DrivenetError, match=r"m.dense0.weight.*\(4, 5\)"):
         Adam(MLP.build([4, 3, 2]).parameters()).load_state_dict(state)
-
-
-def test_weight_average_follows_the_moving_average_and_swaps_back():
-    p = parameter([1.0, -2.0], [0.5, -1.0])
-    optimizer, average = SGD([p], lr=0.1), WeightAverage([p], beta=0.75)
-    expected, values = np.array([1.0, -2.0]), []
-    for _ in range(3):
-        optimizer.step()
-        average.update()
-        values.append(p.value.copy())
-        expected = expected + 0.25 * (values[-1] - expected)  # a <- a + (1 - beta)(w - a), a_0 = w_0
-    own = p.value.copy()
-    with average.applied():
-        np.testing.assert_allclose(p.value, expected, rtol=1e-12)
-        assert not np.allclose(p.value, own)
-    np.testing.assert_array_equal(p.value, own)
-    copy = WeightAverage([parameter([0.0, 0.0], [0.0, 0.0])], beta=0.75)
-    copy.load_state_dict(average.state_dict())
-    np.testing.assert_array_equal(copy.average[0], expected)
-    with pytest.raises(DrivenetError, match="average.w"):
-        copy.load_state_dict({})

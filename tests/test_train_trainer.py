@@ -97,42 +97,6 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(cache_path, tmp_path
         np.testing.assert_array_equal(whole[name], cut[name])
 
 
-def test_weight_average_is_what_gets_validated_and_saved_and_resumes_exactly(
-    cache_path, tmp_path, monkeypatch
-):
-    config = tiny_config("train.epochs=3", "train.patience=9", "train.weight_average=0.9")
-    whole = train_run(cache_path, config, tmp_path / "whole", progress=False)
-    train_run(
-        cache_path, tiny_config("train.epochs=3", "train.patience=9"), tmp_path / "plain", progress=False
-    )
-    assert [r["train_loss"] for r in metrics(tmp_path / "whole")] == [
-        r["train_loss"] for r in metrics(tmp_path / "plain")
-    ]
-    assert metrics(tmp_path / "whole") != metrics(tmp_path / "plain")  # the same steps, other weights judged
-    last, state = trainer.load_checkpoint(tmp_path / "whole" / "last.npz")
-    averaged = {k.removeprefix("average."): v for k, v in state.items() if k.startswith("average.")}
-    assert set(averaged) == set(last.net.state_dict())
-    assert whole.state.best_epoch == 3  # so best.npz holds the last averages, last.npz the last weights
-    best = SteeringModel.load(whole.best).net.state_dict()
-    for name, value in best.items():
-        np.testing.assert_allclose(value, averaged[name], rtol=1e-6)
-        assert not np.allclose(value, last.net.state_dict()[name])
-
-    real_step, calls = trainer.train_step, []
-
-    def step_then_ctrl_c(*args):
-        calls.append(1)
-        if len(calls) == 7:
-            raise KeyboardInterrupt
-        return real_step(*args)
-
-    monkeypatch.setattr(trainer, "train_step", step_then_ctrl_c)
-    assert train_run(cache_path, config, tmp_path / "cut", progress=False).status == "interrupted"
-    monkeypatch.setattr(trainer, "train_step", real_step)
-    train_run(cache_path, config, tmp_path / "cut", resume=True, progress=False)
-    assert metrics(tmp_path / "cut") == metrics(tmp_path / "whole")
-
-
 def test_resume_can_extend_a_finished_run(cache_path, tmp_path):
     train_run(cache_path, tiny_config("train.epochs=2"), tmp_path / "run", progress=False)
     result = train_run(
@@ -234,7 +198,7 @@ def test_recovery_views_reach_training(cache_path, tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer, "SteeringDataset", spy)
     train_run(cache_path, tiny_config("train.epochs=1"), tmp_path / "plain", progress=False)
-    views = ("augment.shift_m=0.5", "augment.yaw_deg=2.0", 'camera.preset="udacity"')
+    views = ("augment.shift_m=0.5", "augment.yaw_deg=2.0", "camera.preset=\"udacity\"")
     config = tiny_config("train.epochs=1", *views)
     train_run(cache_path, config, tmp_path / "views", progress=False)
     assert seen[0] is None

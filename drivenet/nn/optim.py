@@ -6,8 +6,7 @@ PyTorch's SGD and Adam. Updates write into preallocated arrays, so a step alloca
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -127,53 +126,3 @@ class Adam(Optimizer):
         step = np.divide(m, denom, out=work)
         step *= self.lr / (1.0 - b1**self.steps)
         p.value -= step
-
-
-class WeightAverage:
-    """Polyak averaging: an exponential moving average of the parameters, after every step
-
-        a <- a + (1 - beta) (w - a)      (a_0 = w_0, so no correction for a zero start is needed),
-
-    over about 1 / (1 - beta) steps. Noisy steps wander around the bottom of a valley; their average sits
-    nearer its middle, and usually predicts better where the model was not trained than the last step.
-    """
-
-    def __init__(self, params: Iterable[Parameter], beta: float) -> None:
-        self.params = list(params)
-        self.beta = beta
-        self.average = [p.value.copy() for p in self.params]
-        self._work = [np.empty_like(p.value) for p in self.params]
-
-    def update(self) -> None:
-        """Move each average towards its parameter's new value."""
-        for p, a, work in zip(self.params, self.average, self._work, strict=True):
-            np.subtract(p.value, a, out=work)
-            work *= 1.0 - self.beta
-            a += work
-
-    @contextmanager
-    def applied(self) -> Iterator[None]:
-        """Inside the block the parameters hold the averages; after it, their own values again."""
-        for p, a, work in zip(self.params, self.average, self._work, strict=True):
-            np.copyto(work, p.value)
-            np.copyto(p.value, a)
-        try:
-            yield
-        finally:
-            for p, work in zip(self.params, self._work, strict=True):
-                np.copyto(p.value, work)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the averages (`average.<parameter name>`), saved beside the optimizer's state."""
-        return {f"average.{p.name}": a.copy() for p, a in zip(self.params, self.average, strict=True)}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore the averages of `state_dict`; a missing or misshapen one is a DrivenetError."""
-        for p, a in zip(self.params, self.average, strict=True):
-            saved = state.get(f"average.{p.name}")
-            if saved is None or np.shape(saved) != a.shape:
-                raise DrivenetError(
-                    f"weight average average.{p.name} missing or of another shape in the checkpoint; "
-                    "resume with the train.weight_average it was saved with"
-                )
-            np.copyto(a, saved, casting="unsafe")

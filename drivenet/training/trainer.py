@@ -39,7 +39,6 @@ from drivenet.data.viewsynth import RecoveryViews
 from drivenet.errors import DrivenetError
 from drivenet.io import check_output_dir, prepare_output_dir, write_text
 from drivenet.nn import SGD, Adam
-from drivenet.nn.optim import WeightAverage
 from drivenet.training.checkpoint import SteeringModel, load_checkpoint
 from drivenet.training.metrics import steering_metrics
 
@@ -131,7 +130,6 @@ class TrainSettings:
     lr_decay: float
     momentum: float
     weight_decay: float
-    weight_average: float
     patience: int
     seed: int
     split: SplitSettings
@@ -390,22 +388,15 @@ def train_run(
     model.meta["train_mean_steering"] = float(np.mean(cache.steering[train_idx]))
     val_y = cache.steering[split.val]
     optimizer = make_optimizer(model.net.parameters(), settings)
-    beta = settings.weight_average
-    average = WeightAverage(model.net.parameters(), beta) if beta else None
-    validated = average.applied if average is not None else contextlib.nullcontext  # the weights judged
     if optimizer_state is not None:
-        averages = {k: v for k, v in optimizer_state.items() if k.startswith("average.")}
-        optimizer.load_state_dict({k: v for k, v in optimizer_state.items() if k not in averages})
-        if average is not None:
-            average.load_state_dict(averages)
+        optimizer.load_state_dict(optimizer_state)
     past = read_history(out / "metrics.csv") if resume and (out / "metrics.csv").is_file() else []
     history = [row for row in past if row["epoch"] <= state.epoch]
     write_text(out / "config.toml", to_toml(config))
     write_history(out / "metrics.csv", history)
 
     def save_last() -> None:
-        saved = optimizer.state_dict() | (average.state_dict() if average is not None else {})
-        model.save(out / "last.npz", saved, epoch=state.epoch, train_state=asdict(state))
+        model.save(out / "last.npz", optimizer.state_dict(), epoch=state.epoch, train_state=asdict(state))
 
     band = config["evaluate"]["straight_band"]
     batch_size = settings.batch_size
@@ -448,8 +439,6 @@ def train_run(
                         raise KeyboardInterrupt
                     model.net.seed_dropout(epoch_seed(settings.seed, epoch, state.batch))
                     loss = train_step(model, optimizer, x, y)
-                    if average is not None:
-                        average.update()
                     if not math.isfinite(loss):
                         raise TrainingDiverged(_diverged(out, epoch, state.batch + 1, loss, optimizer.lr))
                     state.add_batch(loss, len(y), time.perf_counter() - started)
@@ -459,15 +448,14 @@ def train_run(
                 bar.update(task, total=state.batch)  # the estimate made exact
                 row = {"epoch": epoch, "train_loss": state.train_loss}
                 val_clips = clip_batches(cache, split.val, dataset.earlier)  # within the splits' runs
-                with validated():
-                    row.update(_validation_row(model, val_clips, val_y, band))
-                    if not math.isfinite(val_loss := row["val_loss"]):
-                        raise TrainingDiverged(_diverged(out, epoch, state.batch, val_loss, optimizer.lr))
-                    row.update(lr=optimizer.lr, seconds=time.perf_counter() - started)
-                    state, improved = state.next_epoch(row["val_loss"])
-                    history.append(row)
-                    if improved:
-                        model.save(out / "best.npz", epoch=epoch, val=row)
+                row.update(_validation_row(model, val_clips, val_y, band))
+                if not math.isfinite(row["val_loss"]):
+                    raise TrainingDiverged(_diverged(out, epoch, state.batch, row["val_loss"], optimizer.lr))
+                row.update(lr=optimizer.lr, seconds=time.perf_counter() - started)
+                state, improved = state.next_epoch(row["val_loss"])
+                history.append(row)
+                if improved:
+                    model.save(out / "best.npz", epoch=epoch, val=row)
                 write_history(out / "metrics.csv", history)
                 save_last()
                 if progress:
