@@ -8,6 +8,7 @@ import pytest
 from drivenet.config import load_config
 from drivenet.data import Preprocess, SteeringCache, SteeringDataset
 from drivenet.data.camera import MPH, PRESETS, CameraModel, camera_for, camera_for_frames, from_render_camera
+from drivenet.data.dataset import clip_lags, earlier_rows
 from drivenet.data.frames import make_frames
 from drivenet.data.viewsynth import RecoveryViews, recovery_steering, warp
 from drivenet.errors import DrivenetError
@@ -172,18 +173,18 @@ class OneSigma:
 
 
 def test_clip_frames_are_seen_from_where_the_turned_car_stood(scene):
-    """A car turned ψ drifts sideways: g frames earlier it stood d·sin ψ further left (d = v·g / rate).
-    On a straight road the clip's earlier frame, warped so, matches the frame rendered there; warped
-    to the car's present offset (a car gliding parallel to the road) it does not."""
+    """A car turned ψ drifts sideways: t seconds earlier it stood v·t·sin ψ further left. On a straight
+    road the clip's earlier frame, warped so, matches the frame rendered there; warped to the car's
+    present offset (a car gliding parallel to the road) it does not."""
     renderer, _, camera = scene
-    road, gap, speed, shift, yaw = Track.straight(300.0), 2, 10.0, 0.3, 5.0
-    behind = speed * gap / camera.frame_rate
+    road, lag, speed, shift, yaw = Track.straight(300.0), 0.6, 10.0, 0.3, 5.0
+    behind = speed * lag
     looks = (Look(noise=0.0), np.random.default_rng(0))
     now, before = (renderer.render(road, road.place(s), s, *looks) for s in (S, S - behind))
     clip = np.concatenate([now, before], axis=-1)[None].copy()
-    views = RecoveryViews(camera, shift_m=shift, yaw_deg=yaw, seconds=2.0, speed=speed, gaps=(gap,))
+    views = RecoveryViews(camera, shift_m=shift, yaw_deg=yaw, seconds=2.0, speed=speed)
     labels = np.zeros(1, np.float32)
-    views.apply(clip, labels, OneSigma(), (0.0, 1.0))
+    views.apply(clip, labels, OneSigma(), (0.0, 1.0), lags=np.array([[lag]]))
     assert labels[0] == pytest.approx(float(recovery_steering(shift, yaw, speed, 2.0, camera)))
     assert np.array_equal(clip[0, ..., :3], warp(now, camera, shift, yaw)[0])
     drifted = shift - behind * np.sin(np.radians(yaw))
@@ -196,6 +197,22 @@ def test_clip_frames_are_seen_from_where_the_turned_car_stood(scene):
     assert ground_errors(camera, warped, filled, truth).mean() <= MEAN_TOLERANCE
     parallel, filled = warp(before, camera, shift, yaw)
     assert ground_errors(camera, parallel, filled, truth).mean() > 2 * MEAN_TOLERANCE
+    with pytest.raises(ValueError, match="lags"):
+        views.apply(clip, labels, OneSigma(), (0.0, 1.0), lags=np.zeros((1, 3)))  # 6 channels, 4 frames
+
+
+def test_clip_lags_come_from_the_stamps_in_the_names_else_the_frame_numbers():
+    ms = [0, 100, 205, 310, 2500, 2600, 2700]  # a 2.2 s pause before the fifth frame
+    names = [f"/r/IMG/center_2020_01_01_00_00_{m // 1000:02d}_{m % 1000:03d}.jpg" for m in ms]
+    names[6] = "/r/IMG/frame6.jpg"  # no stamp
+    frames = make_frames(names, np.zeros(7), "center", range(7), "r")
+    earlier = earlier_rows(frames, [1, 3])
+    lags = clip_lags(frames, earlier, frame_rate=10.0)  # stamps are float64 epoch seconds: atol 1e-6
+    close = {3: [0.105, 0.310], 0: [0.0, 0.0], 1: [0.1, 0.1], 4: [0.1, 0.3], 6: [0.1, 0.3]}
+    # 3: the stamps' real gaps, not the nominal 10 Hz; 0: the first frame stands in for those before it;
+    # 1: only one frame back exists; 4: across the pause, and 6: without a stamp, counted frames / rate
+    for row, expected in close.items():
+        np.testing.assert_allclose(lags[row], expected, atol=1e-6)
 
 
 def test_dataset_applies_recovery_views_only_when_asked(scene):
@@ -211,6 +228,9 @@ def test_dataset_applies_recovery_views_only_when_asked(scene):
     (x_plain, y_plain), (x_moved, y_moved) = next(plain.batches(8)), next(moved.batches(8))
     assert np.all(y_plain == 0) and np.all(y_moved != 0) and np.all(np.abs(y_moved) <= 1)
     assert not np.allclose(x_plain, x_moved)
+    clipped = SteeringDataset(cache, np.arange(8), config["augment"], seed=1, motion_gaps=[2], views=views)
+    np.testing.assert_allclose(clipped.lags[:, 0], np.minimum(np.arange(8), 2) / views.camera.frame_rate)
+    assert next(clipped.batches(8))[0].shape == (8, 2 * 16 * 32)
 
 
 def test_recovery_views_settings():

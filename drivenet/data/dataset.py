@@ -15,8 +15,11 @@ import pandas as pd
 
 from drivenet.data import augment
 from drivenet.data.cache import SteeringCache
+from drivenet.data.odometry import base_name, stamp_in_name
 from drivenet.data.split import runs
 from drivenet.data.viewsynth import RecoveryViews
+
+MAX_LAG = 1.0  # seconds: a longer gap between stamped frames is a pause in the recording, not driving
 
 
 def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int], part: np.ndarray | None = None) -> np.ndarray:
@@ -30,6 +33,20 @@ def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int], part: np.ndarray | N
         for j, gap in enumerate(gaps):
             out[rows, j] = rows[np.searchsorted(f, f - gap, "left")]
     return out
+
+
+def clip_lags(frames: pd.DataFrame, earlier: np.ndarray, frame_rate: float) -> np.ndarray:
+    """float64 (N, m): seconds from each row's `earlier` frames (see `earlier_rows`) to it. From the time
+    stamps in the image names where both frames have one and they are at most MAX_LAG apart, else from
+    the frame numbers: (f_row - f_earlier) / `frame_rate`."""
+    times = np.array([stamp_in_name(base_name(str(path))) for path in frames["path"]], np.float64)
+    numbers = frames["frame"].to_numpy(np.float64)
+    now = np.arange(len(frames))[:, None]
+    stamped = times[now] - times[earlier]
+    counted = (numbers[now] - numbers[earlier]) / frame_rate
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(stamped) & (stamped >= 0) & (stamped <= MAX_LAG)
+    return np.where(usable, stamped, counted)
 
 
 def clips(images: np.ndarray, rows: np.ndarray, earlier: np.ndarray) -> np.ndarray:
@@ -78,6 +95,9 @@ class SteeringDataset:
         self.reseed(seed)
         self.labels = augment.smooth_labels(cache.frames, self.settings.smooth_window, part)
         self.earlier = earlier_rows(cache.frames, motion_gaps, part)
+        self.lags = None  # seconds from the clips' earlier frames to theirs: recovery views move them
+        if views is not None and len(motion_gaps):
+            self.lags = clip_lags(cache.frames, self.earlier, views.camera.frame_rate)
 
     def reseed(self, seed: int) -> None:
         """Start a new random stream for shuffling and augmentation (one per epoch, for exact resume)."""
@@ -89,14 +109,15 @@ class SteeringDataset:
         keep = augment.drop_near_zero(labels, self.rng, settings.drop_zero_share, settings.zero_threshold)
         return self.rng.permutation(self.indices[keep])
 
-    def augment(self, images: np.ndarray, steering: np.ndarray) -> None:
-        """Apply the configured image augmentations to a batch of clips, in place."""
+    def augment(self, images: np.ndarray, steering: np.ndarray, rows: np.ndarray) -> None:
+        """Apply the configured image augmentations to a batch of clips (of the cache's `rows`), in place."""
         s, rng = self.settings, self.rng
         if s.flip:
             augment.flip(images, steering, rng)
         if self.views is not None:
             crop = self.cache.preprocess
-            self.views.apply(images, steering, rng, (crop.crop_top, 1.0 - crop.crop_bottom))
+            lags = self.lags[rows] if self.lags is not None else None
+            self.views.apply(images, steering, rng, (crop.crop_top, 1.0 - crop.crop_bottom), lags)
         if s.shift_pixels > 0:
             augment.shift(images, steering, rng, s.shift_pixels, s.shift_steering_per_pixel)
         if s.vertical_pixels > 0:
@@ -117,5 +138,5 @@ class SteeringDataset:
             rows = order[start : start + batch_size]
             images = clips(self.cache.images, rows, self.earlier)  # a copy: the cache is never changed
             steering = self.labels[rows].copy()
-            self.augment(images, steering)
+            self.augment(images, steering, rows)
             yield self.cache.preprocess.to_inputs(images), steering

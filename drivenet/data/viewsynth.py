@@ -189,17 +189,16 @@ class RecoveryViews:
     moved sideways by s ~ N(0, shift_m²) metres and turned by ψ ~ N(0, yaw_deg²) degrees, and its label
     gains `recovery_steering(s, ψ, speed, seconds)`: PilotNet's recovery views.
 
-    With motion gaps g_j (clips), the earlier frames are seen from where that car stood g_j frames
-    before: driving at `speed` with heading error ψ it drifts sideways, so frame j is seen from
-    s_j = s - v·(g_j / frame_rate)·sin ψ, turned ψ. The clip then shows the drift that the car's
-    heading causes, as replay's own frames do, instead of a car gliding parallel to the path."""
+    A clip's earlier frames, taken t_j seconds before, are seen from where that car stood then: driving
+    at `speed` with heading error ψ it drifts sideways, so frame j is seen from s_j = s - v·t_j·sin ψ,
+    turned ψ. The clip then shows the drift that the car's heading causes, as replay's own frames do,
+    instead of a car gliding parallel to the path."""
 
     camera: CameraModel
     shift_m: float = 0.0
     yaw_deg: float = 0.0
     seconds: float = 2.0
     speed: float = 13.0
-    gaps: tuple[int, ...] = ()  # the clips' motion gaps (data.motion_gaps), in frames
 
     @classmethod
     def from_config(
@@ -225,21 +224,29 @@ class RecoveryViews:
         if shift == 0 and yaw == 0:
             return None
         camera = camera_from_config(config, frame_size, recorded() if recorded is not None else None)
-        gaps = tuple(int(g) for g in config.get("data", {}).get("motion_gaps", ()))
-        return cls(camera, shift, yaw, seconds, speed, gaps)
+        return cls(camera, shift, yaw, seconds, speed)
 
     def apply(
-        self, images: np.ndarray, steering: np.ndarray, rng: np.random.Generator, rows: tuple[float, float]
+        self,
+        images: np.ndarray,
+        steering: np.ndarray,
+        rng: np.random.Generator,
+        rows: tuple[float, float],
+        lags: np.ndarray | None = None,
     ) -> None:
         """Warp a batch of images (N, H, W, C) covering raw rows `rows`, in place, and add the recovery
-        steering to `steering` (N,). Clips (frames stacked on the channel axis, `gaps` long) share one
-        draw, each frame seen from where the turned car stood then."""
+        steering to `steering` (N,). Clips, 1 + m frames stacked on the channel axis and taken `lags`
+        (N, m) seconds before the first, share one draw, each frame seen from where the turned car
+        stood then."""
         n, h, w, channels = images.shape
         shift = rng.normal(0.0, self.shift_m, n) if self.shift_m > 0 else np.zeros(n)
         yaw = rng.normal(0.0, self.yaw_deg, n) if self.yaw_deg > 0 else np.zeros(n)
-        frames = 1 + len(self.gaps)
-        behind = self.speed * np.array([0, *self.gaps]) / self.camera.frame_rate  # metres since each frame
-        shifts = shift[:, None] - behind[None, :] * np.sin(np.radians(yaw))[:, None]  # (n, frames)
+        lags = np.zeros((n, 0)) if lags is None else np.asarray(lags, np.float64)
+        frames = 1 + lags.shape[1]
+        if lags.shape[0] != n or channels % frames:
+            raise ValueError(f"{n} clips of {channels} channels cannot hold lags of shape {lags.shape}")
+        behind = self.speed * np.concatenate([np.zeros((n, 1)), lags], axis=1)  # metres since each frame
+        shifts = shift[:, None] - behind * np.sin(np.radians(yaw))[:, None]  # (n, frames)
         split = images.reshape(n, h, w, frames, channels // frames).transpose(0, 3, 1, 2, 4)
         split = split.reshape(n * frames, h, w, -1)
         moved = warp(split, self.camera, shifts.ravel(), yaw.repeat(frames), rows)
