@@ -78,7 +78,7 @@ DEFAULTS: Config = {
         "shift_m": 0.0,  # view synthesis: std of the random lateral camera shift, metres (0 = off)
         "yaw_deg": 0.0,  # view synthesis: std of the random camera yaw, degrees (0 = off)
         "recovery_seconds": 2.0,  # a synthesised view's label steers back onto the path in this time
-        "recovery_speed": 13.0,  # m/s assumed for that label (the cache holds no speed; 13 m/s ~ 30 mph)
+        "recovery_speed": 13.0,  # m/s for that label and a clip's drift (caches hold no speed; ~30 mph)
         "brightness": 0.0,  # largest relative brightness change
         "smooth_window": 0,  # frames in the label-smoothing window, odd (0 = off)
         "channel_brightness": 0.0,  # largest relative brightness change of each colour channel
