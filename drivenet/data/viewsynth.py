@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from drivenet.data.camera import PRESETS, CameraModel, camera_from_config
-from drivenet.errors import DrivenetError
 
 EPS = 1e-6
 
@@ -212,15 +211,6 @@ class RecoveryViews:
         cfg = config["augment"]
         shift, yaw = float(cfg.get("shift_m", 0.0)), float(cfg.get("yaw_deg", 0.0))
         seconds, speed = float(cfg.get("recovery_seconds", 2.0)), float(cfg.get("recovery_speed", 13.0))
-        checks = {
-            "shift_m": shift >= 0,
-            "yaw_deg": yaw >= 0,
-            "recovery_seconds": seconds > 0,
-            "recovery_speed": speed >= 0,
-        }
-        bad = [f"augment.{key} = {cfg.get(key)}" for key, ok in checks.items() if not ok]
-        if bad:
-            raise DrivenetError(f"{', '.join(bad)}: must be 0 or more (recovery_seconds: more than 0)")
         if shift == 0 and yaw == 0:
             return None
         camera = camera_from_config(config, frame_size, recorded() if recorded is not None else None)

@@ -121,7 +121,8 @@ class RunResult:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """The `[train]` section, resolved and checked once (see configs/default.toml for each key)."""
+    """The `[train]` section, resolved once; its values were checked against `config.RANGES` when the
+    config was loaded (see configs/default.toml for each key)."""
 
     epochs: int
     batch_size: int
@@ -133,19 +134,6 @@ class TrainSettings:
     patience: int
     seed: int
     split: SplitSettings
-
-    def __post_init__(self) -> None:
-        rules = {
-            "epochs": (self.epochs >= 1, "at least 1"),
-            "batch_size": (self.batch_size >= 1, "at least 1"),
-            "lr": (self.lr > 0, "positive"),
-            "lr_decay": (self.lr_decay > 0, "positive"),
-            "patience": (self.patience >= 1, "at least 1"),
-            "optimizer": (self.optimizer in ("adam", "sgd"), "adam or sgd"),
-        }
-        for key, (ok, wanted) in rules.items():
-            if not ok:
-                raise DrivenetError(f"train.{key} = {getattr(self, key)!r}: must be {wanted}")
 
     @classmethod
     def from_config(cls, train_cfg: Mapping[str, Any]) -> TrainSettings:
