@@ -184,7 +184,7 @@ def test_clip_frames_are_seen_from_where_the_turned_car_stood(scene):
     clip = np.concatenate([now, before], axis=-1)[None].copy()
     views = RecoveryViews(camera, shift_m=shift, yaw_deg=yaw, seconds=2.0, speed=speed)
     labels = np.zeros(1, np.float32)
-    views.apply(clip, labels, OneSigma(), (0.0, 1.0), lags=np.array([[lag]]))
+    views.apply(clip, labels, OneSigma(), (0.0, 1.0), lags=np.array([[lag]]), channels=3)
     assert labels[0] == pytest.approx(float(recovery_steering(shift, yaw, speed, 2.0, camera)))
     assert np.array_equal(clip[0, ..., :3], warp(now, camera, shift, yaw)[0])
     drifted = shift - behind * np.sin(np.radians(yaw))
@@ -197,22 +197,31 @@ def test_clip_frames_are_seen_from_where_the_turned_car_stood(scene):
     assert ground_errors(camera, warped, filled, truth).mean() <= MEAN_TOLERANCE
     parallel, filled = warp(before, camera, shift, yaw)
     assert ground_errors(camera, parallel, filled, truth).mean() > 2 * MEAN_TOLERANCE
-    with pytest.raises(ValueError, match="lags"):
-        views.apply(clip, labels, OneSigma(), (0.0, 1.0), lags=np.zeros((1, 3)))  # 6 channels, 4 frames
+    for lags, channels in ((np.zeros((1, 2)), 3), (np.zeros((1, 1)), None), (None, 3)):  # 6 channels
+        with pytest.raises(ValueError, match="do not hold"):
+            views.apply(clip, labels, OneSigma(), (0.0, 1.0), lags, channels)
 
 
-def test_clip_lags_come_from_the_stamps_in_the_names_else_the_frame_numbers():
-    ms = [0, 100, 205, 310, 2500, 2600, 2700]  # a 2.2 s pause before the fifth frame
+def test_clip_lags_come_from_the_stamps_in_the_names_as_replay_counts_time():
+    ms = [0, 100, 205, 310, 2500, 2600, 2700]  # a 2.19 s pause before the fifth frame
     names = [f"/r/IMG/center_2020_01_01_00_00_{m // 1000:02d}_{m % 1000:03d}.jpg" for m in ms]
     names[6] = "/r/IMG/frame6.jpg"  # no stamp
     frames = make_frames(names, np.zeros(7), "center", range(7), "r")
-    earlier = earlier_rows(frames, [1, 3])
-    lags = clip_lags(frames, earlier, frame_rate=10.0)  # stamps are float64 epoch seconds: atol 1e-6
-    close = {3: [0.105, 0.310], 0: [0.0, 0.0], 1: [0.1, 0.1], 4: [0.1, 0.3], 6: [0.1, 0.3]}
-    # 3: the stamps' real gaps, not the nominal 10 Hz; 0: the first frame stands in for those before it;
-    # 1: only one frame back exists; 4: across the pause, and 6: without a stamp, counted frames / rate
+    lags = clip_lags(frames, earlier_rows(frames, [1, 3]), frame_rate=15.0)
+    typical = 0.1025  # the median of the known steps 0.100, 0.105, 0.105, 0.100: the pause and the
+    # unstamped step count as this, as in replay; the camera's 15 Hz is only for recordings without stamps
+    close = {
+        0: [0.0, 0.0],  # the first frame stands in for those before it
+        1: [0.1, 0.1],  # only one frame back exists
+        3: [0.105, 0.310],  # the stamps' own steps
+        4: [typical, 0.105 + 0.105 + typical],  # across the pause
+        6: [typical, typical + 0.1 + typical],  # from a frame without a stamp
+    }
     for row, expected in close.items():
-        np.testing.assert_allclose(lags[row], expected, atol=1e-6)
+        np.testing.assert_allclose(lags[row], expected, atol=1e-6)  # stamps: float64 epoch seconds
+    unstamped = make_frames([f"/r/{i}.jpg" for i in range(4)], np.zeros(4), "center", [0, 1, 2, 5], "r")
+    counted = clip_lags(unstamped, earlier_rows(unstamped, [3]), frame_rate=10.0)[:, 0]
+    np.testing.assert_allclose(counted, [0.0, 0.1, 0.2, 0.3])  # frame numbers / 10 Hz, frames 3, 4 missing
 
 
 def test_dataset_applies_recovery_views_only_when_asked(scene):
@@ -228,15 +237,30 @@ def test_dataset_applies_recovery_views_only_when_asked(scene):
     (x_plain, y_plain), (x_moved, y_moved) = next(plain.batches(8)), next(moved.batches(8))
     assert np.all(y_plain == 0) and np.all(y_moved != 0) and np.all(np.abs(y_moved) <= 1)
     assert not np.allclose(x_plain, x_moved)
-    clipped = SteeringDataset(cache, np.arange(8), config["augment"], seed=1, motion_gaps=[2], views=views)
-    np.testing.assert_allclose(clipped.lags[:, 0], np.minimum(np.arange(8), 2) / views.camera.frame_rate)
+    handed: list[np.ndarray] = []
+
+    class Spy(RecoveryViews):  # records the lags each batch hands over
+        def apply(self, images, steering, rng, rows, lags=None, channels=None):
+            handed.append(lags)
+            super().apply(images, steering, rng, rows, lags, channels)
+
+    spy = Spy(views.camera, views.shift_m, views.yaw_deg, views.seconds, views.speed)
+    ms = np.cumsum([0, 90, 110, 95, 130, 100, 85, 120])  # uneven steps: every clip's lag differs
+    cache.frames["path"] = [f"/r/IMG/center_2020_01_01_00_00_{m // 1000:02d}_{m % 1000:03d}.jpg" for m in ms]
+    clipped, twin = (
+        SteeringDataset(cache, np.arange(8), config["augment"], seed=1, motion_gaps=[2], views=spy)
+        for _ in range(2)
+    )
+    two_back = ms[np.maximum(np.arange(8) - 2, 0)]
+    np.testing.assert_allclose(clipped.lags[:, 0], (ms - two_back) / 1000, atol=1e-6)
     assert next(clipped.batches(8))[0].shape == (8, 2 * 16 * 32)
+    order = twin.epoch_indices()  # the same seed: the same shuffle as the batch above
+    assert not np.array_equal(order, np.sort(order))
+    np.testing.assert_array_equal(handed[0], clipped.lags[order])
 
 
 def test_recovery_views_settings():
     assert RecoveryViews.from_config(load_config(), (320, 160)) is None  # off by default: no camera needed
-    with pytest.raises(DrivenetError, match="augment.yaw_deg"):
-        RecoveryViews.from_config(load_config(overrides=["augment.yaw_deg=-1.0"]), (320, 160))
     views = RecoveryViews.from_config(load_config(overrides=["augment.yaw_deg=2.0"]), (320, 160))
     assert views is not None and views.camera == PRESETS["udacity"] and views.shift_m == 0.0
 

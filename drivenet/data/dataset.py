@@ -15,11 +15,9 @@ import pandas as pd
 
 from drivenet.data import augment
 from drivenet.data.cache import SteeringCache
-from drivenet.data.odometry import base_name, stamp_in_name
+from drivenet.data.odometry import PAUSE, stamp_in_name
 from drivenet.data.split import runs
 from drivenet.data.viewsynth import RecoveryViews
-
-MAX_LAG = 1.0  # seconds: a longer gap between stamped frames is a pause in the recording, not driving
 
 
 def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int], part: np.ndarray | None = None) -> np.ndarray:
@@ -35,18 +33,29 @@ def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int], part: np.ndarray | N
     return out
 
 
-def clip_lags(frames: pd.DataFrame, earlier: np.ndarray, frame_rate: float) -> np.ndarray:
-    """float64 (N, m): seconds from each row's `earlier` frames (see `earlier_rows`) to it. From the time
-    stamps in the image names where both frames have one and they are at most MAX_LAG apart, else from
-    the frame numbers: (f_row - f_earlier) / `frame_rate`."""
-    times = np.array([stamp_in_name(base_name(str(path))) for path in frames["path"]], np.float64)
+def frame_clock(frames: pd.DataFrame, frame_rate: float) -> np.ndarray:
+    """float64 (N,): seconds driven since the first frame of each frame's recording and camera, counted
+    as replay counts them: the steps between the time stamps in consecutive frames' names; a step that is
+    unknown, backwards, or longer than PAUSE per frame (the recording paused) counts as the typical one
+    (the median known step per frame number, else 1 / `frame_rate`) times the frame numbers it spans."""
+    times = np.array([stamp_in_name(str(path)) for path in frames["path"]], np.float64)
     numbers = frames["frame"].to_numpy(np.float64)
-    now = np.arange(len(frames))[:, None]
-    stamped = times[now] - times[earlier]
-    counted = (numbers[now] - numbers[earlier]) / frame_rate
-    with np.errstate(invalid="ignore"):
-        usable = np.isfinite(stamped) & (stamped >= 0) & (stamped <= MAX_LAG)
-    return np.where(usable, stamped, counted)
+    clock = np.zeros(len(frames))
+    for group in frames.groupby(["recording", "camera"], sort=False).indices.values():
+        rows = group[np.argsort(numbers[group], kind="stable")]
+        spans = np.maximum(np.diff(numbers[rows]), 1.0)
+        per_frame = np.diff(times[rows]) / spans
+        known = np.isfinite(per_frame) & (per_frame > 0) & (per_frame <= PAUSE)
+        typical = float(np.median(per_frame[known])) if known.any() else 1.0 / frame_rate
+        clock[rows] = np.concatenate([[0.0], np.cumsum(np.where(known, per_frame, typical) * spans)])
+    return clock
+
+
+def clip_lags(frames: pd.DataFrame, earlier: np.ndarray, frame_rate: float) -> np.ndarray:
+    """float64 (N, m): seconds from each row's `earlier` frames (see `earlier_rows`) to it, on the
+    `frame_clock`."""
+    clock = frame_clock(frames, frame_rate)
+    return clock[:, None] - clock[earlier]
 
 
 def clips(images: np.ndarray, rows: np.ndarray, earlier: np.ndarray) -> np.ndarray:
@@ -95,7 +104,7 @@ class SteeringDataset:
         self.reseed(seed)
         self.labels = augment.smooth_labels(cache.frames, self.settings.smooth_window, part)
         self.earlier = earlier_rows(cache.frames, motion_gaps, part)
-        self.lags = None  # seconds from the clips' earlier frames to theirs: recovery views move them
+        self.lags: np.ndarray | None = None  # seconds back to the clips' earlier frames, for recovery views
         if views is not None and len(motion_gaps):
             self.lags = clip_lags(cache.frames, self.earlier, views.camera.frame_rate)
 
@@ -117,7 +126,8 @@ class SteeringDataset:
         if self.views is not None:
             crop = self.cache.preprocess
             lags = self.lags[rows] if self.lags is not None else None
-            self.views.apply(images, steering, rng, (crop.crop_top, 1.0 - crop.crop_bottom), lags)
+            rows_kept = (crop.crop_top, 1.0 - crop.crop_bottom)
+            self.views.apply(images, steering, rng, rows_kept, lags, self.cache.preprocess.channels)
         if s.shift_pixels > 0:
             augment.shift(images, steering, rng, s.shift_pixels, s.shift_steering_per_pixel)
         if s.vertical_pixels > 0:

@@ -45,6 +45,9 @@ class Odometry:
     time: np.ndarray
 
 
+PAUSE = 1.0  # seconds between two frames beyond which the recording was paused, not driven
+
+
 def base_name(name: str) -> str:
     """The file name of a logged image path, Windows or POSIX."""
     return posixpath.basename(name.strip().replace("\\", "/"))

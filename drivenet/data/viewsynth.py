@@ -223,21 +223,22 @@ class RecoveryViews:
         rng: np.random.Generator,
         rows: tuple[float, float],
         lags: np.ndarray | None = None,
+        channels: int | None = None,
     ) -> None:
         """Warp a batch of images (N, H, W, C) covering raw rows `rows`, in place, and add the recovery
-        steering to `steering` (N,). Clips, 1 + m frames stacked on the channel axis and taken `lags`
-        (N, m) seconds before the first, share one draw, each frame seen from where the turned car
-        stood then."""
-        n, h, w, channels = images.shape
+        steering to `steering` (N,). Clips, 1 + m frames of `channels` each (None: single images)
+        stacked on the channel axis and taken `lags` (N, m) seconds before the first, share one draw,
+        each frame seen from where the turned car stood then."""
+        n, h, w, stacked = images.shape
         shift = rng.normal(0.0, self.shift_m, n) if self.shift_m > 0 else np.zeros(n)
         yaw = rng.normal(0.0, self.yaw_deg, n) if self.yaw_deg > 0 else np.zeros(n)
         lags = np.zeros((n, 0)) if lags is None else np.asarray(lags, np.float64)
         frames = 1 + lags.shape[1]
-        if lags.shape[0] != n or channels % frames:
-            raise ValueError(f"{n} clips of {channels} channels cannot hold lags of shape {lags.shape}")
+        if lags.shape[0] != n or frames * (channels or stacked) != stacked:
+            raise ValueError(f"{n} clips of {stacked} channels do not hold {frames} frames of {channels}")
         behind = self.speed * np.concatenate([np.zeros((n, 1)), lags], axis=1)  # metres since each frame
         shifts = shift[:, None] - behind * np.sin(np.radians(yaw))[:, None]  # (n, frames)
-        split = images.reshape(n, h, w, frames, channels // frames).transpose(0, 3, 1, 2, 4)
+        split = images.reshape(n, h, w, frames, stacked // frames).transpose(0, 3, 1, 2, 4)
         split = split.reshape(n * frames, h, w, -1)
         moved = warp(split, self.camera, shifts.ravel(), yaw.repeat(frames), rows)
         images[:] = moved[0].reshape(n, frames, h, w, -1).transpose(0, 2, 3, 1, 4).reshape(images.shape)

@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from drivenet.data.camera import MARKER, OVERRIDES, CameraModel, camera_for_frames, preset_name
 from drivenet.data.marked import marker_of
-from drivenet.data.odometry import read_odometry
+from drivenet.data.odometry import PAUSE, read_odometry
 from drivenet.data.readers import ReadOptions, read_from_config
 from drivenet.data.readers.detect import find_recordings
 from drivenet.data.viewsynth import warp
@@ -36,7 +36,6 @@ from drivenet.roads.drive import DriveReport
 from drivenet.roads.track import STEP, Pose, Track
 
 Steer = Callable[[np.ndarray], float]  # view uint8 (H, W, 3) RGB -> steering in [-1, 1]
-PAUSE = 1.0  # seconds between two frames beyond which the recording was paused, not driven
 SUBSTEP = 5.0  # metres: the longest part of a step driven at once (Track.locate searches ±20 m)
 
 
