@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -86,6 +87,7 @@ DEFAULTS: Config = {
         "shadow": 0.0,  # share of frames with a random dark band
         "shadow_darkness": 0.5,  # a shadow multiplies its pixels by a factor in [1 - this, 1]
         "vertical_pixels": 0,  # largest vertical shift, in cache pixels (steering unchanged)
+        "recording_repeats": {},  # recording name -> times its frames appear in each epoch (others: once)
     },
     "evaluate": {
         "straight_band": 0.05,  # |steering| at most this counts as straight
@@ -197,6 +199,10 @@ NAME: Rule = (lambda v: bool(v.strip()), "a non-empty name")
 SHARE = between(0, 1)
 COUNT = between(0)  # whole numbers 0 and up
 POSITIVE = between(0, lo_open=True)
+REPEATS: Rule = (
+    lambda v: all(bool(name.strip()) and type(n) is int and n >= 1 for name, n in v.items()),
+    "a table of recording names and whole numbers of at least 1, like {\"udacity-sample\" = 3}",
+)
 WINDOW: Rule = (lambda v: v >= 0 and (v <= 1 or v % 2 == 1), "0 (off) or an odd number of frames")
 
 # The allowed values of every key of DEFAULTS (a test checks none is missing), checked by `merge`.
@@ -265,6 +271,7 @@ RANGES: dict[str, dict[str, Rule]] = {
         "shadow": SHARE,
         "shadow_darkness": SHARE,
         "vertical_pixels": COUNT,
+        "recording_repeats": REPEATS,
     },
     "evaluate": {
         "straight_band": SHARE,
@@ -355,10 +362,15 @@ def to_toml(config: Config) -> str:
     return "\n".join(lines)
 
 
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # a TOML key that needs no quotes
+
+
 def toml_value(value: Any) -> str:
     """One value as TOML: lists and inline tables spelled out, scalars as JSON (which TOML reads alike)."""
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + "}"
+        quoted = {key: key if BARE_KEY.fullmatch(key) else json.dumps(key) for key in value}
+        keyed = (f"{quoted[key]} = {toml_value(item)}" for key, item in value.items())
+        return "{" + ", ".join(keyed) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(item) for item in value) + "]"
     return json.dumps(value)

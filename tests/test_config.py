@@ -52,7 +52,10 @@ def test_bad_file(tmp_path: Path) -> None:
 
 
 def test_resolved_config_round_trips(tmp_path: Path) -> None:
-    config = load_config(None, ["model.hidden=[5]", "data.color=rgb"])
+    config = load_config(
+        None, ["model.hidden=[5]", "data.color=rgb", 'augment.recording_repeats={"a b#2" = 2, lake = 3}']
+    )
+    assert config["augment"]["recording_repeats"] == {"a b#2": 2, "lake": 3}
     path = tmp_path / "resolved.toml"
     path.write_text(to_toml(config))
     assert load_config(path) == config

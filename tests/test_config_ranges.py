@@ -33,6 +33,9 @@ def test_the_defaults_and_every_shipped_config_are_in_range() -> None:
     ("override", "allowed"),
     [
         ("augment.drop_zero_share=7", "in [0, 1]"),
+        ('augment.recording_repeats={"udacity-sample" = 0}', "whole numbers of at least 1"),
+        ('augment.recording_repeats={"udacity-sample" = 1.5}', "whole numbers of at least 1"),
+        ('augment.recording_repeats={" " = 2}', "recording names"),
         ("evaluate.straight_band=-1", "in [0, 1]"),
         ("augment.brightness=-0.2", "in [0, 1]"),
         ("augment.shadow=1.5", "in [0, 1]"),

@@ -98,6 +98,17 @@ def test_dataset_drops_near_zero_frames(share: float) -> None:
     assert sum(len(y) for _, y in data.batches(8)) == (40 if share == 0 else 20)
 
 
+def test_dataset_repeats_the_frames_of_the_recordings_named() -> None:
+    cache = make_cache(40)
+    cache.frames["recording"] = ["a"] * 30 + ["b"] * 10
+    data = SteeringDataset(cache, np.arange(40), {**OFF, "recording_repeats": {"b": 3}}, seed=0)
+    order = data.epoch_indices()
+    assert np.array_equal(np.bincount(order, minlength=40), np.r_[np.ones(30), np.full(10, 3)])
+    assert data.batches_per_epoch(10) == 6 and sum(len(y) for _, y in data.batches(10)) == 60
+    with pytest.raises(DrivenetError, match="recording_repeats names 'lake'.*a, b"):
+        SteeringDataset(cache, np.arange(40), {**OFF, "recording_repeats": {"lake": 2}}, seed=0)
+
+
 def colour_images(n: int, frames: int = 1, seed: int = 0) -> np.ndarray:
     """Random mid-grey RGB clips (n, 8, 10, 3 * frames), away from 0 and 255 so nothing clips."""
     rng = np.random.default_rng(seed)

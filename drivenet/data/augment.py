@@ -25,7 +25,7 @@ share the draw, so the change between them stays the car's own motion.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,7 @@ class AugmentSettings:
     shadow: float = 0.0
     shadow_darkness: float = 0.5
     vertical_pixels: int = 0
+    recording_repeats: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_window(self.smooth_window, "augment.smooth_window")

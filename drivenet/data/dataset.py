@@ -7,6 +7,7 @@ each augmentation for the whole clip) and turned into inputs by `Preprocess.to_i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from drivenet.data.cache import SteeringCache
 from drivenet.data.odometry import PAUSE, stamp_in_name
 from drivenet.data.split import runs
 from drivenet.data.viewsynth import RecoveryViews
+from drivenet.errors import DrivenetError
 
 
 def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int], part: np.ndarray | None = None) -> np.ndarray:
@@ -56,6 +58,19 @@ def clip_lags(frames: pd.DataFrame, earlier: np.ndarray, frame_rate: float) -> n
     `frame_clock`."""
     clock = frame_clock(frames, frame_rate)
     return clock[:, None] - clock[earlier]
+
+
+def recording_repeats(frames: pd.DataFrame, repeats: Mapping[str, int]) -> np.ndarray:
+    """int64 (N,): how many times each frame appears in an epoch, its recording's entry in `repeats`
+    (`augment.recording_repeats`), else 1; a name no frame's recording has is a DrivenetError."""
+    names = frames["recording"].astype(str)
+    unknown = sorted(set(repeats) - set(names))
+    if unknown:
+        raise DrivenetError(
+            f"augment.recording_repeats names {unknown[0]!r}, which is not among the recordings trained on "
+            f"({', '.join(sorted(set(names)))})"
+        )
+    return names.map(lambda name: repeats.get(name, 1)).to_numpy(np.int64)
 
 
 def clips(images: np.ndarray, rows: np.ndarray, earlier: np.ndarray) -> np.ndarray:
@@ -102,6 +117,7 @@ class SteeringDataset:
             else augment.AugmentSettings.from_config(augment_cfg)
         )
         self.reseed(seed)
+        self.repeats = recording_repeats(cache.frames, self.settings.recording_repeats)
         self.labels = augment.smooth_labels(cache.frames, self.settings.smooth_window, part)
         self.earlier = earlier_rows(cache.frames, motion_gaps, part)
         self.lags: np.ndarray | None = None  # seconds back to the clips' earlier frames, for recovery views
@@ -113,10 +129,19 @@ class SteeringDataset:
         self.rng = np.random.default_rng(seed)
 
     def epoch_indices(self) -> np.ndarray:
-        """This epoch's frames: near-zero frames thinned out, then shuffled."""
+        """This epoch's frames: near-zero frames thinned out, each repeated as its recording's
+        `recording_repeats` says, then shuffled."""
         settings, labels = self.settings, self.labels[self.indices]
         keep = augment.drop_near_zero(labels, self.rng, settings.drop_zero_share, settings.zero_threshold)
-        return self.rng.permutation(self.indices[keep])
+        rows = self.indices[keep]
+        return self.rng.permutation(np.repeat(rows, self.repeats[rows]))
+
+    def batches_per_epoch(self, batch_size: int) -> int:
+        """Batches in an epoch on average: near-zero frames are dropped with probability drop_zero_share,
+        the others repeated as their recordings' `recording_repeats` say."""
+        s = self.settings
+        kept = np.where(np.abs(self.labels[self.indices]) < s.zero_threshold, 1.0 - s.drop_zero_share, 1.0)
+        return max(1, math.ceil(float(np.sum(kept * self.repeats[self.indices])) / batch_size))
 
     def augment(self, images: np.ndarray, steering: np.ndarray, rows: np.ndarray) -> None:
         """Apply the configured image augmentations to a batch of clips (of the cache's `rows`), in place."""

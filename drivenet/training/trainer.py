@@ -276,12 +276,6 @@ def _validation_row(
     }
 
 
-def expected_batches(labels: np.ndarray, settings: AugmentSettings, batch_size: int) -> int:
-    """Batches in an epoch on average: near-zero frames are dropped with probability drop_zero_share."""
-    near_zero = np.sum(np.abs(labels) < settings.zero_threshold)
-    return max(1, math.ceil((len(labels) - settings.drop_zero_share * near_zero) / batch_size))
-
-
 @dataclass(frozen=True)
 class DataSplit:
     """The split of a cache: `part` (TRAIN, VAL or TEST for every row), the training rows (all cameras),
@@ -416,7 +410,7 @@ def train_run(
                 epoch = state.epoch + 1
                 optimizer.lr = settings.lr * settings.lr_decay ** (epoch - 1)
                 dataset.reseed(epoch_seed(settings.seed, epoch))
-                n_batches = expected_batches(dataset.labels[train_idx], augment_settings, batch_size)
+                n_batches = dataset.batches_per_epoch(batch_size)
                 bar.reset(task, total=n_batches, completed=state.batch, epoch=epoch, loss=math.nan)
                 batches = dataset.batches(batch_size)
                 for _ in range(state.batch):  # a resumed epoch: replay the batches already trained on
