@@ -32,10 +32,10 @@ OPTIONS = ARGS.parse_args()
 os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(OPTIONS.threads)
 
 import numpy as np  # noqa: E402
-from benchkit import best_rates, round_steps  # noqa: E402
+from benchkit import best_rates, drivenet_step, round_steps, torch_step  # noqa: E402
 
 from drivenet.config import load_config  # noqa: E402
-from drivenet.nn import Adam, MSELoss, Network  # noqa: E402
+from drivenet.nn import Adam, Network  # noqa: E402
 from drivenet.nn.reference import torch_copy  # noqa: E402
 
 try:
@@ -60,29 +60,11 @@ def architecture() -> dict:
     }
 
 
-def drivenet_step(net: Network, x: np.ndarray, target: np.ndarray) -> Callable[[], None]:
-    optimizer, loss = Adam(net.parameters()), MSELoss()
-    net.train()
-
-    def step() -> None:
-        _, grad = loss(net.forward(x), target)
-        net.backward(grad)
-        optimizer.step()
-
-    return step
-
-
-def torch_step(net: Network, x: np.ndarray, target: np.ndarray) -> Callable[[], None]:
+def torch_engine(net: Network, x: np.ndarray, target: np.ndarray) -> Callable[[], None]:
+    """The same network in torch (NCHW input), from drivenet's initial weights, with its own Adam."""
     model = torch_copy(net).train()
-    optimizer, loss = torch.optim.Adam(model.parameters()), torch.nn.MSELoss()
     x_t, target_t = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), torch.from_numpy(target)
-
-    def step() -> None:
-        optimizer.zero_grad()
-        loss(model(x_t), target_t).backward()
-        optimizer.step()
-
-    return step
+    return torch_step(model, torch.optim.Adam(model.parameters()), x_t, target_t)
 
 
 def conv_matmuls(net: Network) -> Callable[[], None]:
@@ -110,7 +92,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(OPTIONS.batch, *net.input_shape)).astype(np.float32)
     target = rng.uniform(-1, 1, size=(OPTIONS.batch, 1)).astype(np.float32)
-    engines = {"drivenet": drivenet_step(net, x, target), "pytorch": torch_step(net, x, target)}
+    engines = {
+        "drivenet": drivenet_step(net, Adam(net.parameters()), x, target),
+        "pytorch": torch_engine(net, x, target),
+    }
     print(
         f"{Path(OPTIONS.config).name}: {'x'.join(map(str, net.input_shape))} input, "
         f"{len(net.conv_layers)} convolutions, "

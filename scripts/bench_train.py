@@ -29,9 +29,10 @@ OPTIONS = ARGS.parse_args()
 os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(OPTIONS.threads)
 
 import numpy as np  # noqa: E402
-from benchkit import best_rates, round_steps, steps_per_second  # noqa: E402
+from benchkit import best_rates, drivenet_step, round_steps, steps_per_second, torch_step  # noqa: E402
 
-from drivenet.nn import MLP, SGD, Adam, MSELoss  # noqa: E402
+from drivenet.nn import MLP, SGD, Adam  # noqa: E402
+from drivenet.nn.reference import torch_copy  # noqa: E402
 
 try:
     import torch
@@ -42,45 +43,11 @@ NETWORKS = {"960-64-30": ([960, 64, 30], "sigmoid"), "13200-100-50-10-1": ([1320
 LR, MOMENTUM = 0.01, 0.9
 
 
-def drivenet_step(net: MLP, x: np.ndarray, target: np.ndarray) -> Callable[[], None]:
-    optimizer = SGD(net.parameters(), LR, MOMENTUM) if OPTIONS.optimizer == "sgd" else Adam(net.parameters())
-    loss = MSELoss()
-
-    def step() -> None:
-        _, grad = loss(net.forward(x), target)
-        net.backward(grad)
-        optimizer.step()
-
-    return step
-
-
-def torch_step(net: MLP, x: np.ndarray, target: np.ndarray) -> Callable[[], None]:
-    """The same layers in torch.nn, with drivenet's initial weights (torch stores W transposed)."""
-    modules: list[torch.nn.Module] = []
-    for layer in net.layers:
-        if hasattr(layer, "weight"):
-            linear = torch.nn.Linear(layer.n_in, layer.n_out)
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(layer.weight.value.T.copy()))
-                linear.bias.copy_(torch.from_numpy(layer.bias.value))
-            modules.append(linear)
-        else:
-            modules.append(torch.nn.Sigmoid())
-    model = torch.nn.Sequential(*modules)
-    params = list(model.parameters())
+def optimizers(net: MLP, model: torch.nn.Module) -> tuple[SGD | Adam, torch.optim.Optimizer]:
+    """drivenet's and torch's optimizer of --optimizer, for `net` and its torch copy `model`."""
     if OPTIONS.optimizer == "sgd":
-        optimizer: torch.optim.Optimizer = torch.optim.SGD(params, LR, MOMENTUM)
-    else:
-        optimizer = torch.optim.Adam(params)
-    loss = torch.nn.MSELoss()
-    x_t, target_t = torch.from_numpy(x), torch.from_numpy(target)
-
-    def step() -> None:
-        optimizer.zero_grad()
-        loss(model(x_t), target_t).backward()
-        optimizer.step()
-
-    return step
+        return SGD(net.parameters(), LR, MOMENTUM), torch.optim.SGD(model.parameters(), LR, MOMENTUM)
+    return Adam(net.parameters()), torch.optim.Adam(model.parameters())
 
 
 def first_layer_matmuls(net: MLP, x: np.ndarray) -> Callable[[], None]:
@@ -107,7 +74,12 @@ def main() -> None:
         net = MLP.build(sizes, "sigmoid", output, seed=0)
         x = rng.normal(size=(OPTIONS.batch, sizes[0])).astype(np.float32)
         target = rng.uniform(size=(OPTIONS.batch, sizes[-1])).astype(np.float32)
-        engines = {"drivenet": drivenet_step(net, x, target), "pytorch": torch_step(net, x, target)}
+        model = torch_copy(net)  # the same layers in torch.nn, with drivenet's initial weights
+        optimizer, torch_optimizer = optimizers(net, model)
+        engines = {
+            "drivenet": drivenet_step(net, optimizer, x, target),
+            "pytorch": torch_step(model, torch_optimizer, torch.from_numpy(x), torch.from_numpy(target)),
+        }
         steps = round_steps(engines, OPTIONS.seconds, warm_steps=3)
         rates = best_rates(engines, OPTIONS.rounds, steps)
         ours, theirs = rates["drivenet"], rates["pytorch"]

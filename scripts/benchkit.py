@@ -4,8 +4,38 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 Step = Callable[[], None]
+
+
+def drivenet_step(net: Any, optimizer: Any, x: Any, target: Any) -> Step:
+    """One training step of a drivenet network in training mode: forward, MSE loss, backward, update."""
+    from drivenet.nn import MSELoss
+
+    loss = MSELoss()
+    net.train()
+
+    def step() -> None:
+        _, grad = loss(net.forward(x), target)
+        net.backward(grad)
+        optimizer.step()
+
+    return step
+
+
+def torch_step(model: Any, optimizer: Any, x: Any, target: Any) -> Step:
+    """The same step of a torch model on tensors `x` and `target`."""
+    import torch
+
+    loss = torch.nn.MSELoss()
+
+    def step() -> None:
+        optimizer.zero_grad()
+        loss(model(x), target).backward()
+        optimizer.step()
+
+    return step
 
 
 def steps_per_second(step: Step, steps: int) -> float:
