@@ -105,7 +105,7 @@ def test_dataset_repeats_the_frames_of_the_recordings_named() -> None:
     order = data.epoch_indices()
     assert np.array_equal(np.bincount(order, minlength=40), np.r_[np.ones(30), np.full(10, 3)])
     assert data.batches_per_epoch(10) == 6 and sum(len(y) for _, y in data.batches(10)) == 60
-    with pytest.raises(DrivenetError, match="recording_repeats names 'lake'.*a, b"):
+    with pytest.raises(DrivenetError, match="recording_repeats: no recording named lake.*a, b"):
         SteeringDataset(cache, np.arange(40), {**OFF, "recording_repeats": {"lake": 2}}, seed=0)
 
 

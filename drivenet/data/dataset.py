@@ -17,9 +17,8 @@ import pandas as pd
 from drivenet.data import augment
 from drivenet.data.cache import SteeringCache
 from drivenet.data.odometry import PAUSE, stamp_in_name
-from drivenet.data.split import runs
+from drivenet.data.split import recording_rows, runs
 from drivenet.data.viewsynth import RecoveryViews
-from drivenet.errors import DrivenetError
 
 
 def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int], part: np.ndarray | None = None) -> np.ndarray:
@@ -63,14 +62,10 @@ def clip_lags(frames: pd.DataFrame, earlier: np.ndarray, frame_rate: float) -> n
 def recording_repeats(frames: pd.DataFrame, repeats: Mapping[str, int]) -> np.ndarray:
     """int64 (N,): how many times each frame appears in an epoch, its recording's entry in `repeats`
     (`augment.recording_repeats`), else 1; a name no frame's recording has is a DrivenetError."""
-    names = frames["recording"].astype(str)
-    unknown = sorted(set(repeats) - set(names))
-    if unknown:
-        raise DrivenetError(
-            f"augment.recording_repeats names {unknown[0]!r}, which is not among the recordings trained on "
-            f"({', '.join(sorted(set(names)))})"
-        )
-    return names.map(lambda name: repeats.get(name, 1)).to_numpy(np.int64)
+    times = np.ones(len(frames), np.int64)
+    for name, n in repeats.items():
+        times[recording_rows(frames, [name], "augment.recording_repeats")] = n
+    return times
 
 
 def clips(images: np.ndarray, rows: np.ndarray, earlier: np.ndarray) -> np.ndarray:
@@ -151,8 +146,8 @@ class SteeringDataset:
         if self.views is not None:
             crop = self.cache.preprocess
             lags = self.lags[rows] if self.lags is not None else None
-            rows_kept = (crop.crop_top, 1.0 - crop.crop_bottom)
-            self.views.apply(images, steering, rng, rows_kept, lags, self.cache.preprocess.channels)
+            kept = (crop.crop_top, 1.0 - crop.crop_bottom)
+            self.views.apply(images, steering, rng, kept, lags, crop.channels)
         if s.shift_pixels > 0:
             augment.shift(images, steering, rng, s.shift_pixels, s.shift_steering_per_pixel)
         if s.vertical_pixels > 0:

@@ -129,13 +129,14 @@ def block_split(
 
 
 def recording_rows(frames: pd.DataFrame, names: Sequence[str], key: str) -> np.ndarray:
-    """Mask of the rows of the recordings `names`; DrivenetError naming `key` for an unknown name."""
+    """Mask of the rows of the recordings `names`; DrivenetError naming the setting `key` (e.g.
+    train.val_recordings) for an unknown name."""
     recordings = frames["recording"].to_numpy(dtype=str)
     unknown = sorted(set(names) - set(recordings))
     if unknown:
         known = ", ".join(sorted(set(recordings)))
         raise DrivenetError(
-            f"train.{key}: no recording named {', '.join(unknown)} in the data; it has {known}"
+            f"{key}: no recording named {', '.join(unknown)} in the data; it has {known}"
         )
     return np.isin(recordings, list(names))
 
@@ -159,7 +160,7 @@ def split_parts(frames: pd.DataFrame, settings: SplitSettings) -> np.ndarray:
     )
     for which, key, _, _ in held_out:  # named recordings first: blocks are drawn from what is left
         if getattr(settings, key):
-            part[recording_rows(frames, getattr(settings, key), key)] = which
+            part[recording_rows(frames, getattr(settings, key), f"train.{key}")] = which
     for which, key, fraction, rng in held_out:
         if not getattr(settings, key) and fraction > 0:
             block = settings.block or max(1, math.ceil(fraction * longest))  # 0: one block per recording
