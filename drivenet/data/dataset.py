@@ -16,7 +16,7 @@ import pandas as pd
 
 from drivenet.data import augment
 from drivenet.data.cache import SteeringCache
-from drivenet.data.odometry import PAUSE, stamp_in_name
+from drivenet.data.odometry import driven_steps, stamp_in_name
 from drivenet.data.split import recording_rows, runs
 from drivenet.data.viewsynth import RecoveryViews
 
@@ -46,8 +46,7 @@ def frame_clock(frames: pd.DataFrame, frame_rate: float) -> np.ndarray:
         rows = group[np.argsort(numbers[group], kind="stable")]
         spans = np.maximum(np.diff(numbers[rows]), 1.0)
         per_frame = np.diff(times[rows]) / spans
-        known = np.isfinite(per_frame) & (per_frame > 0) & (per_frame <= PAUSE)
-        typical = float(np.median(per_frame[known])) if known.any() else 1.0 / frame_rate
+        known, typical = driven_steps(per_frame, frame_rate)
         clock[rows] = np.concatenate([[0.0], np.cumsum(np.where(known, per_frame, typical) * spans)])
     return clock
 

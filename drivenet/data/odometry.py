@@ -48,6 +48,14 @@ class Odometry:
 PAUSE = 1.0  # seconds between two frames beyond which the recording was paused, not driven
 
 
+def driven_steps(steps: np.ndarray, frame_rate: float) -> tuple[np.ndarray, float]:
+    """Which steps between frames (seconds per frame) were driven: known, forward and at most PAUSE;
+    and the typical step, the median of those (1 / `frame_rate` where there are none)."""
+    with np.errstate(invalid="ignore"):
+        known = np.isfinite(steps) & (steps > 0) & (steps <= PAUSE)
+    return known, float(np.median(steps[known])) if known.any() else 1.0 / frame_rate
+
+
 def base_name(name: str) -> str:
     """The file name of a logged image path, Windows or POSIX."""
     return posixpath.basename(name.strip().replace("\\", "/"))

@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from drivenet.data.camera import MARKER, OVERRIDES, CameraModel, camera_for_frames, preset_name
 from drivenet.data.marked import marker_of
-from drivenet.data.odometry import PAUSE, read_odometry
+from drivenet.data.odometry import driven_steps, read_odometry
 from drivenet.data.readers import ReadOptions, read_from_config
 from drivenet.data.readers.detect import find_recordings
 from drivenet.data.viewsynth import warp
@@ -116,8 +116,7 @@ def frame_intervals(time: np.ndarray, frame_rate: float) -> tuple[np.ndarray, in
     (more than PAUSE s) or a step back in time counts as the typical (median) interval. Also returns
     the number of such pauses."""
     gaps = np.diff(time)
-    known = np.isfinite(gaps) & (gaps > 0) & (gaps <= PAUSE)
-    typical = float(np.median(gaps[known])) if known.any() else 1.0 / frame_rate
+    known, typical = driven_steps(gaps, frame_rate)
     unknown = ~np.isfinite(gaps)
     gaps = np.where(unknown, 1.0 / frame_rate, gaps)
     pauses = int(np.sum(~unknown & ~known))
