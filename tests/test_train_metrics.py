@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from drivenet.data.frames import make_frames
 from drivenet.nn import BumpEncoding, ClassEncoding
-from drivenet.training.evaluate import score
+from drivenet.training.evaluate import frame_pairs, score
 from drivenet.training.metrics import (
     correlation,
     direction,
@@ -85,3 +87,43 @@ def test_score_reports_baselines_smoothed_labels_and_bump_units():
     assert result["smoothed"]["rmse"] != pytest.approx(result["rmse"])
     for key in ("rmse", "mae", "direction_accuracy", "turn_sign_accuracy", "correlation", "zero_rmse", "n"):
         assert key in result and key in result["smoothed"]
+
+
+def _recording(name: str, numbers: list[int]) -> pd.DataFrame:
+    return make_frames([f"{name}/{n}.jpg" for n in numbers], np.zeros(len(numbers)), "center", numbers, name)
+
+
+def _bends(f: np.ndarray) -> np.ndarray:
+    return np.sin(2 * np.pi * f / 47.0) + 0.5 * np.sin(2 * np.pi * f / 13.0)
+
+
+@pytest.mark.parametrize("ahead", [3, 0, -2])
+def test_lead_is_how_many_frames_the_steering_runs_ahead_of_the_labels(ahead):
+    numbers = list(range(300))
+    frames = _recording("a", numbers)
+    true = _bends(np.asarray(numbers))
+    pred = _bends(np.asarray(numbers) + ahead)  # steers now as the labels will `ahead` frames later
+    pairs = frame_pairs(frames, np.arange(len(frames)))
+    result = score(pred, true, true, pairs=pairs)
+    assert result["lead"]["frames"] == ahead
+    assert result["lead"]["correlation"] == pytest.approx(1.0)
+    assert result["smoothed"]["lead"]["frames"] == ahead
+    assert "lead" not in score(pred, true, true)  # no pairs, no lead
+
+
+def test_frame_pairs_join_frames_k_apart_within_one_run_only():
+    frames = pd.concat([_recording("a", [0, 1, 2, 4, 5]), _recording("b", [0, 1, 2])], ignore_index=True)
+    rows = np.array([0, 1, 2, 3, 4, 5, 6, 7])
+    pairs = frame_pairs(frames, rows, most=2)
+    assert sorted(pairs) == [-2, -1, 0, 1, 2]
+    numbers, names = frames["frame"].to_numpy(), frames["recording"].to_numpy()
+    for k, (before, after) in pairs.items():
+        assert (numbers[rows[after]] - numbers[rows[before]] == k).all()
+        assert (names[rows[after]] == names[rows[before]]).all()
+    assert len(pairs[1][0]) == 2 + 1 + 2  # a: 0-1, 1-2, 4-5 (3 is missing); b: 0-1, 1-2
+    assert len(pairs[2][0]) == 2 + 1  # a: 0-2, 2-4; b: 0-2
+    part = np.array([0, 0, 1, 1, 1, 0, 0, 0])  # a split between a's frames 1 and 2
+    assert len(frame_pairs(frames, rows, part, most=1)[1][0]) == 1 + 1 + 2
+    subset = np.array([0, 2, 3, 4])  # positions refer to the evaluated rows, not the table
+    before, after = frame_pairs(frames, subset, most=2)[2]
+    assert before.tolist() == [0, 1] and after.tolist() == [1, 2]

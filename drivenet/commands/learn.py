@@ -161,8 +161,9 @@ def evaluate(
     predictions = predict_cache(steering_model, cache, indices, window, part)
     result = score_model(steering_model, predictions, band, window)
     if plot is not None:
-        pred, true, _ = predictions
-        plot_steering(pred, true, plot, f"{model} on {names}: RMSE {result['rmse']:.4f}")
+        plot_steering(
+            predictions.predicted, predictions.true, plot, f"{model} on {names}: RMSE {result['rmse']:.4f}"
+        )
     if json_:
         typer.echo(json.dumps(result, indent=2))
     else:
@@ -196,6 +197,14 @@ def _print_evaluation(result: dict[str, Any]) -> None:
             table.add_row("within 2 units", _fmt(part["within_2_units"]), "", "")
         console.print(table)
     console.print(f"RMSE / predict-zero RMSE = {result['rmse'] / max(result['zero_rmse'], 1e-12):.3f}")
+    ahead = result["smoothed"].get("lead", {})
+    if ahead.get("frames") is not None:
+        k = ahead["frames"]
+        when = "now" if k == 0 else f"{abs(k)} frames {'later' if k > 0 else 'earlier'}"
+        console.print(
+            f"lead {k:+d} frames: the model steers as the driver does {when} (smoothed labels, correlation "
+            f"{ahead['correlation']:.4f}); a copycat, continuing what the car already does, lags (lead < 0)"
+        )
 
 
 def predict(

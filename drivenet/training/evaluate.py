@@ -2,26 +2,66 @@
 
 Every metric is computed against the raw labels and, in `smoothed`, against labels averaged over a few
 frames (a centred moving average within each recording), which removes the jitter of keyboard or
-joystick steering that no model can foresee.
+joystick steering that no model can foresee. `lead` says how many frames the model's steering runs
+ahead of the labels (`drivenet.training.metrics.lead`), from pairs of frames of one run.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from drivenet.data.augment import smooth_labels
 from drivenet.data.cache import SteeringCache
 from drivenet.data.dataset import clip_batches, earlier_rows
+from drivenet.data.split import runs
 from drivenet.nn import BumpEncoding
 from drivenet.training.checkpoint import SteeringModel
-from drivenet.training.metrics import rmse, steering_metrics
+from drivenet.training.metrics import lead, rmse, steering_metrics
+
+MAX_LEAD = 10  # frames each way that the lead is looked for
+Pairs = dict[int, tuple[np.ndarray, np.ndarray]]
+
+
+class Predictions(NamedTuple):
+    """A model's steering on the evaluated frames, their raw and smoothed labels, and `pairs`: for each
+    lag k, the positions of frames f and f + k of one run (`frame_pairs`)."""
+
+    predicted: np.ndarray
+    true: np.ndarray
+    smoothed: np.ndarray
+    pairs: Pairs
 
 
 def evaluation_frames(cache: SteeringCache, indices: np.ndarray | None = None) -> np.ndarray:
     """Indices of the frames to evaluate on: `indices` (or all), centre camera only when the cache has one."""
     return cache.centre_rows(np.arange(len(cache.steering)) if indices is None else np.asarray(indices))
+
+
+def frame_pairs(
+    frames: pd.DataFrame, rows: np.ndarray, part: np.ndarray | None = None, most: int = MAX_LEAD
+) -> Pairs:
+    """For each k in [-most, most], the positions (i, j) in `rows` of the frames numbered f and f + k of
+    one run (recording, camera and split `part`, `drivenet.data.split.runs`), both among `rows`."""
+    position = np.full(len(frames), -1, np.int64)
+    position[rows] = np.arange(len(rows))
+    numbers = frames["frame"].to_numpy(np.int64)
+    found: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in range(most + 1)}
+    for run in runs(frames, part):
+        run = run[position[run] >= 0]
+        f = numbers[run]
+        for k in range(most + 1):
+            later = np.minimum(np.searchsorted(f, f + k), len(f) - 1)
+            ok = f[later] == f + k
+            found[k].append((position[run[ok]], position[run[later[ok]]]))
+    pairs: Pairs = {}
+    for k, parts in found.items():
+        before = np.concatenate([b for b, _ in parts]) if parts else np.zeros(0, np.int64)
+        after = np.concatenate([a for _, a in parts]) if parts else np.zeros(0, np.int64)
+        pairs[k], pairs[-k] = (before, after), (after, before)
+    return pairs
 
 
 def score(
@@ -31,8 +71,10 @@ def score(
     straight_band: float = 0.05,
     mean_steering: float | None = None,
     bump: BumpEncoding | None = None,
+    pairs: Pairs | None = None,
 ) -> dict[str, Any]:
-    """Metrics of `pred` against the labels `true` and against the `smoothed` labels, with both baselines.
+    """Metrics of `pred` against the labels `true` and against the `smoothed` labels, with both baselines,
+    and with `pairs` (`frame_pairs`) the model's `lead` over each.
 
     `mean_steering` is the predict-mean baseline's constant (the training labels' mean; defaults to the
     mean of `true`). With a bump encoding, `within_2_units` is the share of frames whose decoded steering
@@ -45,6 +87,8 @@ def score(
     for name, target in labels.items():
         zero, mean = np.zeros_like(target), np.full_like(target, mean_steering)
         result = steering_metrics(pred, target, straight_band)
+        if pairs is not None:
+            result["lead"] = lead(np.asarray(pred, np.float64), target, pairs)
         result["zero_rmse"] = rmse(zero, target)
         result["mean_rmse"] = rmse(mean, target)
         if bump is not None:
@@ -68,8 +112,8 @@ def predict_cache(
     indices: np.ndarray | None = None,
     smooth_window: int = 5,
     part: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(predicted, true, smoothed true) steering on the evaluation frames of a cache.
+) -> Predictions:
+    """The model's steering on the evaluation frames of a cache, with their labels and frame pairs.
 
     Labels are smoothed, and motion clips taken, within runs of consecutive frames of one recording,
     camera and split `part` (the whole recording without `part`), before the frames are picked: a window
@@ -81,19 +125,22 @@ def predict_cache(
     earlier = earlier_rows(cache.frames, model.motion_gaps, part)
     chunks = [model.steer_inputs(images) for images in clip_batches(cache, idx, earlier)]
     predicted = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    return predicted, cache.steering[idx], smoothed
+    return Predictions(predicted, cache.steering[idx], smoothed, frame_pairs(cache.frames, idx, part))
 
 
 def score_model(
     model: SteeringModel,
-    predictions: tuple[np.ndarray, np.ndarray, np.ndarray],
+    predictions: Predictions,
     straight_band: float = 0.05,
     smooth_window: int = 5,
 ) -> dict[str, Any]:
-    """`score` of the (predicted, true, smoothed) triple of `predict_cache`, with the model's
-    training mean as the predict-mean baseline and `within_2_units` for a bump encoding."""
+    """`score` of `predict_cache`'s predictions, with the model's training mean as the predict-mean
+    baseline and `within_2_units` for a bump encoding."""
     bump = model.encoding if isinstance(model.encoding, BumpEncoding) else None
-    result = score(*predictions, straight_band, model.meta.get("train_mean_steering"), bump)
+    p = predictions
+    result = score(
+        p.predicted, p.true, p.smoothed, straight_band, model.meta.get("train_mean_steering"), bump, p.pairs
+    )
     result["settings"]["smooth_window"] = smooth_window
     return result
 

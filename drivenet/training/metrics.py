@@ -6,10 +6,15 @@
   the true one (with per-direction recall).
 - Turn sign accuracy: on frames that really turn (|t| > band), the share with sign(p) == sign(t).
 - Correlation: Pearson's r between p and t (undefined, reported as None, when either is constant).
+- Lead: the whole number of frames k that lines the prediction up best with the labels, the k maximising
+  r(p_f, t_{f+k}) over frames f and f + k of one run. k > 0: the model steers k frames before the labels
+  (it reads the road ahead, or the driver turns late); k < 0: after them, as a copycat that continues what
+  the car was already doing would.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -70,3 +75,16 @@ def steering_metrics(pred: np.ndarray, true: np.ndarray, band: float) -> dict[st
         "correlation": correlation(pred, true),
         "n": int(len(true)),
     }
+
+
+def lead(
+    pred: np.ndarray, true: np.ndarray, pairs: Mapping[int, tuple[np.ndarray, np.ndarray]]
+) -> dict[str, Any]:
+    """The lag k of `pairs` (k -> positions of p_f and of t_{f+k}) with the highest correlation, and that
+    correlation: {"frames": k, "correlation": r}, both None where no lag has a correlation."""
+    best: tuple[int | None, float | None] = (None, None)
+    for k, (before, after) in sorted(pairs.items(), key=lambda item: abs(item[0])):  # ties: the smaller |k|
+        r = correlation(pred[before], true[after])
+        if r is not None and (best[1] is None or r > best[1]):
+            best = (k, r)
+    return {"frames": best[0], "correlation": best[1]}
