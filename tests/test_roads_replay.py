@@ -165,6 +165,9 @@ def test_a_model_steering_wrong_is_taken_over(bend: Path) -> None:
     report = Replay(load(bend), max_heading=89.0).run(lambda view: -0.3)  # offset takeovers only
     assert report.takeovers >= 3
     assert report.worst_offset > 1.0
+    times = report.takeover_seconds  # where to look: each takeover's time, in order
+    assert len(times) == report.takeovers
+    assert list(times) == sorted(times) and times[0] > 0 and times[-1] <= report.seconds + 0.01
     assert report.autonomy == pytest.approx(max(0.0, 1 - report.takeovers * 6 / report.seconds) * 100)
 
 
@@ -268,6 +271,7 @@ def test_cli_replays_a_motion_model_and_writes_gif_and_plot(bend: Path, tmp_path
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["steps"] == 119 and report["frames"] == 120
+    assert len(report["takeover_seconds"]) == report["takeovers"]
     assert report["autonomy"] == pytest.approx(
         max(0.0, 1 - report["takeovers"] * 6 / report["seconds"]) * 100
     )
@@ -285,6 +289,16 @@ def test_cli_names_the_camera_model(synthetic: Path, tmp_path: Path) -> None:
     assert json.loads(result.output)["camera"] == f"roads ({MARKER})"
     text = CliRunner().invoke(app, ["replay", str(model), str(synthetic), "--set", "camera.mount_height=1.2"])
     assert f"camera model: roads ({MARKER}) with [camera] overrides" in text.output
+
+
+def test_cli_says_when_the_takeovers_came(bend: Path, tmp_path: Path) -> None:
+    model = tiny_model(tmp_path / "m.npz", [])
+    args = ["replay", str(model), str(bend), "--max-offset", "0.001", "--max-heading", "0.01"]
+    report = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
+    assert report["takeovers"] > 12  # a car never within 1 mm of the path: taken over at almost every step
+    text = CliRunner().invoke(app, args).output
+    first = ", ".join(f"{t:.1f}" for t in report["takeover_seconds"][:12])
+    assert f"takeovers at {first} s and {report['takeovers'] - 12} more" in text
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,7 @@ def replay(
     typer.echo(
         f"replayed {report.km:.2f} km of {recording} in {report.seconds:.0f} s{paused}: "
         f"{report.takeovers} takeovers, autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / elapsed s)\n"
+        f"{_takeover_times(report.takeover_seconds)}"
         f"offset from the recorded path: mean {report.mean_offset:.2f} m, worst {report.worst_offset:.2f} m\n"
         f"camera model: {report.camera}" + "".join(f"\n{line}" for line in written)
     )
@@ -93,3 +94,11 @@ def replay(
 def register(app: typer.Typer) -> None:
     """Add `replay` to the CLI."""
     app.command()(cli_errors(replay))
+
+
+def _takeover_times(seconds: tuple[float, ...], most: int = 12) -> str:
+    """'takeovers at 62.3, 64.1 s' (the first `most`), a line of its own; nothing without takeovers."""
+    if not seconds:
+        return ""
+    more = f" and {len(seconds) - most} more" if len(seconds) > most else ""
+    return f"takeovers at {', '.join(f'{t:.1f}' for t in seconds[:most])} s{more}\n"

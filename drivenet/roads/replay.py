@@ -199,6 +199,7 @@ class ReplayReport(DriveReport):
     frames: int = 0
     pauses: int = 0
     camera: str = ""  # the camera model the views were warped with
+    takeover_seconds: tuple[float, ...] = ()  # when each takeover came, seconds into the recording
 
 
 Watch = Callable[["Replay", np.ndarray, float, float], None]  # (replay, view, steering, recorded steering)
@@ -267,8 +268,7 @@ class Replay:
             before = self.takeovers
             offset = self.step(step, steering)
             seconds += float(self.drive.interval[step])
-            if self.takeovers > before:
-                self.taken.append(seconds)
+            self.taken += [seconds] * (self.takeovers - before)  # a long step may hold several
             offsets.append(abs(offset))
             for key, value in zip(self.trace, (seconds, offset, steering, recorded), strict=True):
                 self.trace[key].append(value)
@@ -282,6 +282,7 @@ class Replay:
             frames=len(self.drive.images),
             pauses=self.drive.pauses,
             camera=self.drive.camera_name,
+            takeover_seconds=tuple(round(t, 2) for t in self.taken),
         )
 
 
