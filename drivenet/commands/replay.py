@@ -81,7 +81,8 @@ def replay(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
-    paused = f" ({report.pauses} pauses in the recording skipped)" if report.pauses else ""
+    pauses = f"{report.pauses} pause{'s' if report.pauses > 1 else ''}"
+    paused = f" ({pauses} in the recording skipped)" if report.pauses else ""
     typer.echo(
         f"replayed {report.km:.2f} km of {recording} in {report.seconds:.0f} s{paused}: "
         f"{report.takeovers} takeovers, autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / elapsed s)\n"
