@@ -171,6 +171,14 @@ def test_a_model_steering_wrong_is_taken_over(bend: Path) -> None:
     assert report.autonomy == pytest.approx(max(0.0, 1 - report.takeovers * 6 / report.seconds) * 100)
 
 
+def test_each_takeover_of_a_long_step_has_its_own_time(bend: Path) -> None:
+    drive = load(bend, frame_rate=0.5)  # 2 s, 27 m per step: driven in 6 parts
+    report = Replay(drive, max_offset=0.3, max_heading=89.0).run(lambda view: 1.0)
+    times = np.asarray(report.takeover_seconds)
+    assert len(times) == report.takeovers > len(np.unique(np.ceil(times / 2.0 - 1e-9)))  # several a step
+    assert (np.diff(times) > 0).all() and times[-1] <= report.seconds + 0.01
+
+
 def test_a_heading_error_beyond_the_limit_is_a_takeover(bend: Path) -> None:
     drive = load(bend)
     lenient = Replay(drive, max_offset=100.0, max_heading=89.0).run(lambda view: 0.0)
@@ -298,6 +306,7 @@ def test_cli_says_when_the_takeovers_came(bend: Path, tmp_path: Path) -> None:
     assert report["takeovers"] > 12  # a car never within 1 mm of the path: taken over at almost every step
     text = CliRunner().invoke(app, args).output
     first = ", ".join(f"{t:.1f}" for t in report["takeover_seconds"][:12])
+    assert f"{report['takeovers']} takeovers, autonomy" in text
     assert f"takeovers at {first} s and {report['takeovers'] - 12} more" in text
 
 

@@ -90,8 +90,18 @@ def test_evaluate_json_has_the_documented_keys_and_beats_zero_on_the_test_split(
     result = invoke("evaluate", model, run / "rec", "--split", "test", "--json", "--plot", plot)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    keys = {"rmse", "mae", "direction_accuracy", "turn_sign_accuracy", "correlation", "zero_rmse", "n"}
+    keys = {
+        "rmse",
+        "mae",
+        "direction_accuracy",
+        "turn_sign_accuracy",
+        "correlation",
+        "zero_rmse",
+        "n",
+        "lead",
+    }
     assert keys <= set(report) and keys <= set(report["smoothed"])
+    assert abs(report["smoothed"]["lead"]["frames"]) <= 10 and report["smoothed"]["lead"]["correlation"] > 0.9
     assert report["n"] == 40 and 0 <= report["within_2_units"] <= 1  # one block of 40 frames never trained on
     assert report["rmse"] < 0.4 * report["zero_rmse"] and report["correlation"] > 0.9  # measured 0.13, 0.99
     width, height = png_size(tmp_path / "s.png")
@@ -102,6 +112,7 @@ def test_evaluate_table_on_the_validation_blocks(run):
     result = invoke("evaluate", run / "run" / "best.npz", run / "rec", "--split", "val")
     assert result.exit_code == 0, result.output
     assert "predict zero" in result.output and "turn sign accuracy" in result.output
+    assert "lead " in result.output and "the model steers as the driver does" in result.output
     assert "40 frames" in result.output  # one block of train.split_block = 40 frames
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from drivenet.commands import counted
 from drivenet.config import load_config
 from drivenet.errors import DrivenetError, cli_errors
 
@@ -200,9 +201,9 @@ def _print_evaluation(result: dict[str, Any]) -> None:
     ahead = result["smoothed"].get("lead", {})
     if ahead.get("frames") is not None:
         k = ahead["frames"]
-        when = "now" if k == 0 else f"{abs(k)} frames {'later' if k > 0 else 'earlier'}"
+        when = "now" if k == 0 else f"{counted(abs(k), 'frame')} {'later' if k > 0 else 'earlier'}"
         console.print(
-            f"lead {k:+d} frames: the model steers as the driver does {when} (smoothed labels, correlation "
+            f"lead {k:+d}: the model steers as the driver does {when} (smoothed labels, correlation "
             f"{ahead['correlation']:.4f}); a copycat, continuing what the car already does, lags (lead < 0)"
         )
 

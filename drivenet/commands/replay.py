@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from drivenet.commands import counted
 from drivenet.errors import DrivenetError, cli_errors
 
 
@@ -81,11 +82,11 @@ def replay(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
-    pauses = f"{report.pauses} pause{'s' if report.pauses > 1 else ''}"
-    paused = f" ({pauses} in the recording skipped)" if report.pauses else ""
+    paused = f" ({counted(report.pauses, 'pause')} in the recording skipped)" if report.pauses else ""
     typer.echo(
         f"replayed {report.km:.2f} km of {recording} in {report.seconds:.0f} s{paused}: "
-        f"{report.takeovers} takeovers, autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / elapsed s)\n"
+        f"{counted(report.takeovers, 'takeover')}, "
+        f"autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / elapsed s)\n"
         f"{_takeover_times(report.takeover_seconds)}"
         f"offset from the recorded path: mean {report.mean_offset:.2f} m, worst {report.worst_offset:.2f} m\n"
         f"camera model: {report.camera}" + "".join(f"\n{line}" for line in written)
@@ -102,4 +103,5 @@ def _takeover_times(seconds: tuple[float, ...], most: int = 12) -> str:
     if not seconds:
         return ""
     more = f" and {len(seconds) - most} more" if len(seconds) > most else ""
-    return f"takeovers at {', '.join(f'{t:.1f}' for t in seconds[:most])} s{more}\n"
+    noun = "takeover" if len(seconds) == 1 else "takeovers"
+    return f"{noun} at {', '.join(f'{t:.1f}' for t in seconds[:most])} s{more}\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class DriveReport:
     def autonomy(self) -> float:
         return autonomy(self.takeovers, self.seconds)
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "autonomy": self.autonomy}
 
 

@@ -216,6 +216,7 @@ class Replay:
         self.offset, self.heading_error, self.takeovers = 0.0, 0.0, 0
         self.shown = 0  # the recorded frame shown last
         self.trace: dict[str, list[float]] = {"time": [], "offset": [], "steering": [], "recorded": []}
+        self.clock = 0.0  # seconds of the recording driven
         self.taken: list[float] = []  # the times of the takeovers
 
     def nearest(self, step: int) -> int:
@@ -237,25 +238,27 @@ class Replay:
 
     def step(self, step: int, steering: float) -> float:
         """Drive recorded interval `step` with `steering`, in parts of at most SUBSTEP metres (a takeover
-        puts the car back on the path and it drives on); returns the largest offset reached in the step."""
+        puts the car back on the path and it drives on, its time noted at the end of its part); returns
+        the largest offset reached in the step."""
         kappa = float(curvature(steering, self.drive.camera))
-        distance = float(self.drive.distance[step])
+        distance, interval = float(self.drive.distance[step]), float(self.drive.interval[step])
         parts = max(1, math.ceil(distance / SUBSTEP))
         worst = 0.0
-        for _ in range(parts):
+        for part in range(parts):
             self.pose = arc(self.pose, kappa, distance / parts)
             self.s, offset, error = self.track.locate(self.pose, self.s)
             self.offset, self.heading_error = offset, error
             worst = offset if abs(offset) > abs(worst) else worst
             if abs(offset) > self.max_offset or abs(math.degrees(error)) > self.max_heading:
                 self.takeovers += 1
+                self.taken.append(self.clock + interval * (part + 1) / parts)
                 self.pose, self.heading_error, self.offset = self.track.place(self.s), 0.0, 0.0
+        self.clock += interval
         return worst
 
     def run(self, steer: Steer, watch: Watch | None = None) -> ReplayReport:
         """Let `steer` drive the whole recording (until its time or its path ends) and report how it went."""
         offsets: list[float] = []
-        seconds = 0.0
         end = self.path.at[-1] - 1e-6
         for step in range(len(self.drive.interval)):
             if self.s >= end:
@@ -265,16 +268,13 @@ class Replay:
             recorded = float(self.drive.steering[self.shown])
             if watch is not None:
                 watch(self, view, steering, recorded)
-            before = self.takeovers
             offset = self.step(step, steering)
-            seconds += float(self.drive.interval[step])
-            self.taken += [seconds] * (self.takeovers - before)  # a long step may hold several
             offsets.append(abs(offset))
-            for key, value in zip(self.trace, (seconds, offset, steering, recorded), strict=True):
+            for key, value in zip(self.trace, (self.clock, offset, steering, recorded), strict=True):
                 self.trace[key].append(value)
         return ReplayReport(
             km=self.s / 1000.0,
-            seconds=seconds,
+            seconds=self.clock,
             steps=len(offsets),
             takeovers=self.takeovers,
             mean_offset=float(np.mean(offsets)) if offsets else 0.0,
@@ -332,7 +332,8 @@ def plot_replay(replay: Replay, out: str | Path, title: str = "") -> Path:
     top.plot(trace["time"], trace["offset"], color="C0", lw=0.9, label="offset (positive = right)")
     for limit in (-replay.max_offset, replay.max_offset):
         top.axhline(limit, color="C3", lw=0.6, ls="--")
-    taken = np.isin(trace["time"], replay.taken)
+    taken = np.unique(np.searchsorted(trace["time"], replay.taken))  # the steps that held a takeover
+    taken = taken[taken < len(trace["time"])]
     top.plot(
         trace["time"][taken], trace["offset"][taken], "x", color="C3", label="takeover (offset or heading)"
     )

@@ -43,8 +43,8 @@ def evaluation_frames(cache: SteeringCache, indices: np.ndarray | None = None) -
 def frame_pairs(
     frames: pd.DataFrame, rows: np.ndarray, part: np.ndarray | None = None, most: int = MAX_LEAD
 ) -> Pairs:
-    """For each k in [-most, most], the positions (i, j) in `rows` of the frames numbered f and f + k of
-    one run (recording, camera and split `part`, `drivenet.data.split.runs`), both among `rows`."""
+    """For each k in [-most, most], the positions (i, j) in `rows` (distinct table rows) of the frames
+    numbered f and f + k of one run (recording, camera and split `part`, `drivenet.data.split.runs`)."""
     position = np.full(len(frames), -1, np.int64)
     position[rows] = np.arange(len(rows))
     numbers = frames["frame"].to_numpy(np.int64)
@@ -60,7 +60,8 @@ def frame_pairs(
     for k, parts in found.items():
         before = np.concatenate([b for b, _ in parts]) if parts else np.zeros(0, np.int64)
         after = np.concatenate([a for _, a in parts]) if parts else np.zeros(0, np.int64)
-        pairs[k], pairs[-k] = (before, after), (after, before)
+        pairs[-k] = (after, before)
+        pairs[k] = (before, after)  # after -k, so that k = 0 keeps (before, after)
     return pairs
 
 
@@ -137,10 +138,8 @@ def score_model(
     """`score` of `predict_cache`'s predictions, with the model's training mean as the predict-mean
     baseline and `within_2_units` for a bump encoding."""
     bump = model.encoding if isinstance(model.encoding, BumpEncoding) else None
-    p = predictions
-    result = score(
-        p.predicted, p.true, p.smoothed, straight_band, model.meta.get("train_mean_steering"), bump, p.pairs
-    )
+    mean = model.meta.get("train_mean_steering")
+    result = score(*predictions[:3], straight_band, mean, bump, pairs=predictions.pairs)
     result["settings"]["smooth_window"] = smooth_window
     return result
 

@@ -83,7 +83,8 @@ def lead(
     """The lag k of `pairs` (k -> positions of p_f and of t_{f+k}) with the highest correlation, and that
     correlation: {"frames": k, "correlation": r}, both None where no lag has a correlation."""
     best: tuple[int | None, float | None] = (None, None)
-    for k, (before, after) in sorted(pairs.items(), key=lambda item: abs(item[0])):  # ties: the smaller |k|
+    for k, (before, after) in sorted(pairs.items(), key=lambda item: (abs(item[0]), -item[0])):
+        # a tie goes to the smaller |k|, then to the lead (k > 0) before the lag
         r = correlation(pred[before], true[after])
         if r is not None and (best[1] is None or r > best[1]):
             best = (k, r)
