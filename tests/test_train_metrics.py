@@ -108,7 +108,14 @@ def test_lead_is_how_many_frames_the_steering_runs_ahead_of_the_labels(ahead):
     assert result["lead"]["frames"] == ahead
     assert result["lead"]["correlation"] == pytest.approx(1.0)
     assert result["smoothed"]["lead"]["frames"] == ahead
+    at_lead = result["lead"]  # scored against the labels `ahead` frames on, the model is exact
+    assert at_lead["rmse"] == pytest.approx(0.0, abs=1e-9) and at_lead["turn_sign_accuracy"] == 1.0
+    assert at_lead["zero_rmse"] > 0.5
+    if ahead:
+        assert result["rmse"] > 0.1 and result["turn_sign_accuracy"] < 1.0  # but not on the same frame
     assert "lead" not in score(pred, true, true)  # no pairs, no lead
+    flat = score(np.zeros_like(true), true, true, pairs=pairs)["lead"]  # constant: no correlation
+    assert set(flat.values()) == {None}
 
 
 def test_frame_pairs_join_frames_k_apart_within_one_run_only():

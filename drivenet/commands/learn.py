@@ -203,8 +203,10 @@ def _print_evaluation(result: dict[str, Any]) -> None:
         k = ahead["frames"]
         when = "now" if k == 0 else f"{counted(abs(k), 'frame')} {'later' if k > 0 else 'earlier'}"
         console.print(
-            f"lead {k:+d}: the model steers as the driver does {when} (smoothed labels, correlation "
-            f"{ahead['correlation']:.4f}); a copycat, continuing what the car already does, lags (lead < 0)"
+            f"lead {k:+d}: the model steers as the driver does {when} (smoothed labels; there RMSE / "
+            f"predict-zero {ahead['rmse'] / max(ahead['zero_rmse'], 1e-12):.3f}, turn sign "
+            f"{_fmt(ahead['turn_sign_accuracy'])}, correlation {ahead['correlation']:.4f}); a copycat, "
+            "continuing what the car already does, lags (lead < 0)"
         )
 
 

@@ -89,7 +89,7 @@ def score(
         zero, mean = np.zeros_like(target), np.full_like(target, mean_steering)
         result = steering_metrics(pred, target, straight_band)
         if pairs is not None:
-            result["lead"] = lead(np.asarray(pred, np.float64), target, pairs)
+            result["lead"] = lead(np.asarray(pred, np.float64), target, pairs, straight_band)
         result["zero_rmse"] = rmse(zero, target)
         result["mean_rmse"] = rmse(mean, target)
         if bump is not None:

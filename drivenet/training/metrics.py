@@ -78,14 +78,26 @@ def steering_metrics(pred: np.ndarray, true: np.ndarray, band: float) -> dict[st
 
 
 def lead(
-    pred: np.ndarray, true: np.ndarray, pairs: Mapping[int, tuple[np.ndarray, np.ndarray]]
+    pred: np.ndarray, true: np.ndarray, pairs: Mapping[int, tuple[np.ndarray, np.ndarray]], band: float
 ) -> dict[str, Any]:
-    """The lag k of `pairs` (k -> positions of p_f and of t_{f+k}) with the highest correlation, and that
-    correlation: {"frames": k, "correlation": r}, both None where no lag has a correlation."""
-    best: tuple[int | None, float | None] = (None, None)
+    """The lag k of `pairs` (k -> positions of p_f and of t_{f+k}) with the highest correlation, and how
+    the model scores against the labels k frames on (the model as if it steered k frames later):
+    {"frames": k, "correlation", "rmse", "zero_rmse" (predict-zero's on those labels),
+    "turn_sign_accuracy"}, all None where no lag has a correlation."""
+    best: tuple[int, float] | None = None
     for k, (before, after) in sorted(pairs.items(), key=lambda item: (abs(item[0]), -item[0])):
         # a tie goes to the smaller |k|, then to the lead (k > 0) before the lag
         r = correlation(pred[before], true[after])
-        if r is not None and (best[1] is None or r > best[1]):
+        if r is not None and (best is None or r > best[1]):
             best = (k, r)
-    return {"frames": best[0], "correlation": best[1]}
+    if best is None:
+        return dict.fromkeys(("frames", "correlation", "rmse", "zero_rmse", "turn_sign_accuracy"))
+    before, after = pairs[best[0]]
+    p, t = pred[before], true[after]
+    return {
+        "frames": best[0],
+        "correlation": best[1],
+        "rmse": rmse(p, t),
+        "zero_rmse": rmse(np.zeros_like(t), t),
+        "turn_sign_accuracy": turn_sign_accuracy(p, t, band),
+    }
