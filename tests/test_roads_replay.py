@@ -162,7 +162,9 @@ def test_replaying_the_recorded_steering_stays_on_the_path(bend: Path) -> None:
 
 
 def test_a_model_steering_wrong_is_taken_over(bend: Path) -> None:
-    report = Replay(load(bend), max_heading=89.0).run(lambda view: -0.3)  # offset takeovers only
+    replay = Replay(load(bend), max_heading=89.0)
+    report = replay.run(lambda view: -0.3)  # offset takeovers only
+    assert set(replay.taken) <= set(replay.trace["time"])  # one part a step: the plot marks that step
     assert report.takeovers >= 3
     assert report.worst_offset > 1.0
     times = report.takeover_seconds  # where to look: each takeover's time, in order

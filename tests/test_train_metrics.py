@@ -118,6 +118,26 @@ def test_lead_is_how_many_frames_the_steering_runs_ahead_of_the_labels(ahead):
     assert set(flat.values()) == {None}
 
 
+def test_lead_compares_every_lag_on_the_same_frames_and_needs_enough_of_them():
+    rng = np.random.default_rng(0)
+    short = np.arange(12)  # at k = 10 only two pairs, whose correlation would be exactly 1
+    pairs = frame_pairs(_recording("a", short.tolist()), np.arange(12))
+    true = _bends(short)
+    assert set(score(true + 0.5 * rng.normal(size=12), true, true, pairs=pairs)["lead"].values()) == {None}
+    numbers = np.arange(300)
+    pairs = frame_pairs(_recording("a", numbers.tolist()), np.arange(300))
+    true = _bends(numbers)
+    noisy = score(true + 0.5 * rng.normal(size=300), true, true, pairs=pairs)["lead"]
+    assert noisy["frames"] == 0 and 0.5 < noisy["correlation"] < 0.99
+    # scored on the 280 frames with every lag (10 at each end dropped), not on all 300
+    pred = true.copy()
+    pred[:10] = -true[:10]
+    assert score(pred, true, true, pairs=pairs)["lead"]["correlation"] == pytest.approx(1.0)
+    broken = true.copy()
+    broken[50] = np.nan  # a NaN prediction leaves every lag without a finite correlation
+    assert set(score(broken, true, true, pairs=pairs)["lead"].values()) == {None}
+
+
 def test_frame_pairs_join_frames_k_apart_within_one_run_only():
     frames = pd.concat([_recording("a", [0, 1, 2, 4, 5]), _recording("b", [0, 1, 2])], ignore_index=True)
     rows = np.array([0, 1, 2, 3, 4, 5, 6, 7])

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from drivenet.commands import counted
+from drivenet.commands import counted, plural
 from drivenet.errors import DrivenetError, cli_errors
 
 
@@ -103,5 +103,4 @@ def _takeover_times(seconds: tuple[float, ...], most: int = 12) -> str:
     if not seconds:
         return ""
     more = f" and {len(seconds) - most} more" if len(seconds) > most else ""
-    noun = "takeover" if len(seconds) == 1 else "takeovers"
-    return f"{noun} at {', '.join(f'{t:.1f}' for t in seconds[:most])} s{more}\n"
+    return f"{plural(len(seconds), 'takeover')} at {', '.join(f'{t:.1f}' for t in seconds[:most])} s{more}\n"

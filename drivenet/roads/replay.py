@@ -251,7 +251,8 @@ class Replay:
             worst = offset if abs(offset) > abs(worst) else worst
             if abs(offset) > self.max_offset or abs(math.degrees(error)) > self.max_heading:
                 self.takeovers += 1
-                self.taken.append(self.clock + interval * (part + 1) / parts)
+                # (part + 1) / parts is exactly 1 for the last part: its time is the step's own, as traced
+                self.taken.append(self.clock + interval * ((part + 1) / parts))
                 self.pose, self.heading_error, self.offset = self.track.place(self.s), 0.0, 0.0
         self.clock += interval
         return worst

@@ -139,7 +139,8 @@ def score_model(
     baseline and `within_2_units` for a bump encoding."""
     bump = model.encoding if isinstance(model.encoding, BumpEncoding) else None
     mean = model.meta.get("train_mean_steering")
-    result = score(*predictions[:3], straight_band, mean, bump, pairs=predictions.pairs)
+    p = predictions
+    result = score(p.predicted, p.true, p.smoothed, straight_band, mean, bump, pairs=p.pairs)
     result["settings"]["smooth_window"] = smooth_window
     return result
 

@@ -7,9 +7,10 @@
 - Turn sign accuracy: on frames that really turn (|t| > band), the share with sign(p) == sign(t).
 - Correlation: Pearson's r between p and t (undefined, reported as None, when either is constant).
 - Lead: the whole number of frames k that lines the prediction up best with the labels, the k maximising
-  r(p_f, t_{f+k}) over frames f and f + k of one run. k > 0: the model steers k frames before the labels
-  (it reads the road ahead, or the driver turns late); k < 0: after them, as a copycat that continues what
-  the car was already doing would.
+  r(p_f, t_{f+k}) over the same frames f for every k (those whose run holds f + k for all |k| <= the
+  largest lag tried; at least LEAD_MIN_FRAMES of them, else no lead). k > 0: the model steers k frames
+  before the labels (it reads the road ahead, or the driver turns late); k < 0: after them, as a copycat
+  that continues what the car was already doing would. Frames are counted, not seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from drivenet.nn.encoding import direction
 
 DIRECTIONS = ("left", "straight", "right")
+LEAD_MIN_FRAMES = 20  # frames that every lag is scored on, at the least
 
 
 def rmse(pred: np.ndarray, true: np.ndarray) -> float:
@@ -83,20 +85,26 @@ def lead(
     """The lag k of `pairs` (k -> positions of p_f and of t_{f+k}) with the highest correlation, and how
     the model scores against the labels k frames on (the model as if it steered k frames later):
     {"frames": k, "correlation", "rmse", "zero_rmse" (predict-zero's on those labels),
-    "turn_sign_accuracy"}, all None where no lag has a correlation."""
-    best: tuple[int, float] | None = None
-    for k, (before, after) in sorted(pairs.items(), key=lambda item: (abs(item[0]), -item[0])):
-        # a tie goes to the smaller |k|, then to the lead (k > 0) before the lag
-        r = correlation(pred[before], true[after])
-        if r is not None and (best is None or r > best[1]):
-            best = (k, r)
+    "turn_sign_accuracy"}, all None where no lag has a correlation. Every lag is scored on the same
+    frames f, those paired at every k; with fewer than LEAD_MIN_FRAMES of them there is no lead."""
+    common = None
+    for before, _ in pairs.values():
+        common = before if common is None else np.intersect1d(common, before)
+    best: tuple[int, float, np.ndarray, np.ndarray] | None = None
+    if common is not None and len(common) >= LEAD_MIN_FRAMES:
+        for k, (before, after) in sorted(pairs.items(), key=lambda item: (abs(item[0]), -item[0])):
+            # a tie goes to the smaller |k|, then to the lead (k > 0) before the lag
+            keep = np.isin(before, common)
+            p, t = pred[before[keep]], true[after[keep]]
+            r = correlation(p, t)
+            if r is not None and np.isfinite(r) and (best is None or r > best[1]):
+                best = (k, r, p, t)
     if best is None:
         return dict.fromkeys(("frames", "correlation", "rmse", "zero_rmse", "turn_sign_accuracy"))
-    before, after = pairs[best[0]]
-    p, t = pred[before], true[after]
+    k, r, p, t = best
     return {
-        "frames": best[0],
-        "correlation": best[1],
+        "frames": k,
+        "correlation": r,
         "rmse": rmse(p, t),
         "zero_rmse": rmse(np.zeros_like(t), t),
         "turn_sign_accuracy": turn_sign_accuracy(p, t, band),
