@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from test_train_make import road_frame, tiny_config
@@ -111,3 +113,19 @@ def test_the_driver_steers_a_stream_as_steer_frames_does_a_sequence():
     raw = frames(7)
     steer = model.driver()
     np.testing.assert_allclose([steer(f) for f in raw], model.steer_frames(raw), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("dtype", "float16", "model.dtype = 'float16': expected float32 or float64"),
+        ("hidden", [8, 0], "model.hidden = [8, 0]: every layer needs at least one unit"),
+        ("scalar_output", "relu", "model.scalar_output = 'relu': expected tanh or linear"),
+        ("encoding", "angles", "model.encoding = 'angles': expected scalar, bump or classes"),
+    ],
+)
+def test_a_model_section_no_network_can_be_built_from_is_named(key, value, message):
+    config = tiny_config()
+    config["model"] = {**config["model"], key: value}
+    with pytest.raises(DrivenetError, match=re.escape(message)):
+        SteeringModel.build(config, Preprocess.from_config(config["data"]))

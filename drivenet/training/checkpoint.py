@@ -7,8 +7,8 @@ colour) and the run's resolved config. `last.npz` also holds the optimizer state
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,31 +28,58 @@ NET_PREFIX = "net/"
 OPTIMIZER_PREFIX = "optimizer/"
 
 
-def encoding_from_config(config: Config) -> Encoding:
-    """The steering encoding named by `model.encoding`: scalar (output unit `model.scalar_output`), bump
-    (`model.outputs` units) or classes (straight below `evaluate.straight_band`, turns of
-    `model.class_magnitude`)."""
-    model_cfg = config["model"]
-    kind = model_cfg["encoding"]
-    if kind == "scalar":
-        if model_cfg["scalar_output"] not in ("tanh", "linear"):
+@dataclass(frozen=True)
+class ModelSettings:
+    """The `[model]` section, resolved once and checked (configs/default.toml gives each key)."""
+
+    conv: tuple[dict[str, Any], ...]
+    hidden: tuple[int, ...]
+    activation: str
+    encoding: str
+    scalar_output: str
+    outputs: int
+    class_magnitude: float
+    init: str
+    dtype: str
+    dropout: float
+    mirror_average: bool
+
+    @classmethod
+    def from_config(cls, model_cfg: Mapping[str, Any]) -> ModelSettings:
+        """From a resolved `[model]` section; a value no model can be built with is a one-line error."""
+        settings = cls(
+            **{f.name: model_cfg[f.name] for f in fields(cls) if f.name not in ("conv", "hidden")},
+            conv=tuple(dict(entry) for entry in model_cfg["conv"]),
+            hidden=tuple(int(units) for units in model_cfg["hidden"]),
+        )
+        if settings.dtype not in ("float32", "float64"):
+            raise DrivenetError(f"model.dtype = {settings.dtype!r}: expected float32 or float64")
+        if any(units < 1 for units in settings.hidden):
             raise DrivenetError(
-                f"model.scalar_output = {model_cfg['scalar_output']!r}: expected tanh or linear"
+                f"model.hidden = {list(settings.hidden)}: every layer needs at least one unit"
             )
-        return ScalarEncoding(None if model_cfg["scalar_output"] == "linear" else "tanh")
-    if kind == "bump":
-        try:
-            return BumpEncoding(units=model_cfg["outputs"])
-        except ValueError as err:
-            raise DrivenetError(f"model.outputs = {model_cfg['outputs']}: {err}") from None
-    if kind == "classes":
-        try:
-            return ClassEncoding(config["evaluate"]["straight_band"], model_cfg["class_magnitude"])
-        except ValueError:
-            raise DrivenetError(
-                f"model.class_magnitude = {model_cfg['class_magnitude']}: must be above 0 and at most 1"
-            ) from None
-    raise DrivenetError(f"model.encoding = {kind!r}: expected scalar, bump or classes")
+        return settings
+
+    def steering_encoding(self, straight_band: float) -> Encoding:
+        """The steering encoding named by `encoding`: scalar (output unit `scalar_output`), bump (`outputs`
+        units) or classes (straight below `straight_band`, turns of `class_magnitude`)."""
+        if self.encoding == "scalar":
+            if self.scalar_output not in ("tanh", "linear"):
+                raise DrivenetError(f"model.scalar_output = {self.scalar_output!r}: expected tanh or linear")
+            return ScalarEncoding(None if self.scalar_output == "linear" else "tanh")
+        if self.encoding == "bump":
+            try:
+                return BumpEncoding(units=self.outputs)
+            except ValueError as err:
+                raise DrivenetError(f"model.outputs = {self.outputs}: {err}") from None
+        if self.encoding == "classes":
+            try:
+                return ClassEncoding(straight_band, self.class_magnitude)
+            except ValueError:
+                raise DrivenetError(
+                    f"model.class_magnitude = {self.class_magnitude}: must be above 0 and at most 1"
+                ) from None
+        raise DrivenetError(f"model.encoding = {self.encoding!r}: expected scalar, bump or classes")
 
 
 @dataclass
@@ -92,28 +119,24 @@ class SteeringModel:
     def build(cls, config: Config, preprocess: Preprocess) -> SteeringModel:
         """A freshly initialised model from `[model]` (seed from `[train]`): the convolutions `model.conv`
         on (H, W, (1 + m) * C) images, or none on the flat H*W*(1 + m)*C inputs, then the hidden layers."""
-        model_cfg = config["model"]
-        if model_cfg["dtype"] not in ("float32", "float64"):
-            raise DrivenetError(f"model.dtype = {model_cfg['dtype']!r}: expected float32 or float64")
-        if any(units < 1 for units in model_cfg["hidden"]):
-            raise DrivenetError(f"model.hidden = {model_cfg['hidden']}: every layer needs at least one unit")
+        settings = ModelSettings.from_config(config["model"])
         gaps = tuple(config["data"]["motion_gaps"])
         if any(gap < 1 for gap in gaps):
             raise DrivenetError(f"data.motion_gaps = {list(gaps)}: each gap must be at least 1 frame")
-        encoding = encoding_from_config(config)
+        encoding = settings.steering_encoding(config["evaluate"]["straight_band"])
         height, width, channels = preprocess.shape
         image = (height, width, channels * (1 + len(gaps)))
         net = Network.build(
-            image if model_cfg["conv"] else (int(np.prod(image)),),
-            conv=model_cfg["conv"],
-            hidden=model_cfg["hidden"],
+            image if settings.conv else (int(np.prod(image)),),
+            conv=settings.conv,
+            hidden=settings.hidden,
             outputs=encoding.n_outputs,
-            activation=model_cfg["activation"],
+            activation=settings.activation,
             output_activation=encoding.output_activation,
-            init=model_cfg["init"],
-            dtype=np.dtype(model_cfg["dtype"]),
+            init=settings.init,
+            dtype=np.dtype(settings.dtype),
             seed=config["train"]["seed"],
-            dropout=model_cfg["dropout"],
+            dropout=settings.dropout,
         )
         return cls(net, encoding, preprocess, {"config": config, "epoch": 0}, gaps)
 
