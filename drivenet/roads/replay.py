@@ -334,7 +334,6 @@ def plot_replay(replay: Replay, out: str | Path, title: str = "") -> Path:
     for limit in (-replay.max_offset, replay.max_offset):
         top.axhline(limit, color="C3", lw=0.6, ls="--")
     taken = np.unique(np.searchsorted(trace["time"], replay.taken))  # the steps that held a takeover
-    taken = taken[taken < len(trace["time"])]
     top.plot(
         trace["time"][taken], trace["offset"][taken], "x", color="C3", label="takeover (offset or heading)"
     )
