@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from drivenet.commands import engine, learn, network, preprocess, replay, roads, serve
+from drivenet.commands import backprop, gradcheck, learn, preprocess, replay, roads, serve
 
 app = typer.Typer(
     name="drivenet",
@@ -25,7 +25,7 @@ def _drivenet() -> None:
     """Learn, see and use backpropagation on a self-driving task."""
 
 
-for module in (engine, network, preprocess, learn, roads, replay, serve):
+for module in (backprop, gradcheck, preprocess, learn, roads, replay, serve):
     module.register(app)
 
 

@@ -93,7 +93,7 @@ DEFAULTS: Config = {
         "straight_band": 0.05,  # |steering| at most this counts as straight
         "smooth_window": 5,
     },
-    "camera": {  # the recording source's geometry (drivenet.data.camera); 0 keeps the preset's value
+    "camera": {  # the recording source's geometry (drivenet.geometry.camera); 0 keeps the preset's value
         "preset": "auto",  # auto (data.format, else the frame size) | udacity | donkey | sully | roads
         "width": 0,  # raw frame width, pixels
         "height": 0,  # raw frame height, pixels

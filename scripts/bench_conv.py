@@ -36,7 +36,9 @@ from benchkit import best_rates, drivenet_step, round_steps, torch_step  # noqa:
 
 from drivenet.config import load_config  # noqa: E402
 from drivenet.nn import Adam, Network  # noqa: E402
-from drivenet.nn.reference import torch_copy  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # torch twin: tests/support
+from support.torch_reference import torch_copy  # noqa: E402
 
 try:
     import torch

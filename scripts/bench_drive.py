@@ -17,16 +17,17 @@ from pathlib import Path
 
 from drivenet.config import load_config
 from drivenet.data import Preprocess
-from drivenet.roads.drive import ClosedLoop, drive_track, model_steering
+from drivenet.drive.rendered import ClosedLoop, drive_track, model_steering
+from drivenet.model.checkpoint import load_model as read_model
+from drivenet.model.steering_model import SteeringModel
 from drivenet.roads.renderer import Camera
-from drivenet.training.checkpoint import SteeringModel
 
 ALVINN = Path(__file__).resolve().parents[1] / "configs" / "alvinn.toml"
 
 
-def load_model(path: str | None) -> SteeringModel:
+def bench_model(path: str | None) -> SteeringModel:
     if path is not None:
-        return SteeringModel.load(path)
+        return read_model(path)
     config = load_config(ALVINN)
     return SteeringModel.build(config, Preprocess.from_config(config["data"]))
 
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--km", type=float, default=0.5, help="Kilometres per drive.")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    model = load_model(args.model)
+    model = bench_model(args.model)
     best = {"full frame": 0.0, "model view": 0.0}
     for r in range(args.rounds):
         line = []

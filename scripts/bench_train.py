@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 ARGS = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 ARGS.add_argument("--rounds", type=int, default=9, help="alternating timing rounds per network")
@@ -32,7 +33,9 @@ import numpy as np  # noqa: E402
 from benchkit import best_rates, drivenet_step, round_steps, steps_per_second, torch_step  # noqa: E402
 
 from drivenet.nn import MLP, SGD, Adam  # noqa: E402
-from drivenet.nn.reference import torch_copy  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # torch twin: tests/support
+from support.torch_reference import torch_copy  # noqa: E402
 
 try:
     import torch

@@ -24,10 +24,10 @@ import numpy as np
 from PIL import Image
 
 from drivenet.config import load_config
-from drivenet.data.camera import PRESETS
 from drivenet.data.transform import Preprocess
-from drivenet.data.viewsynth import RecoveryViews, warp
-from drivenet.training.checkpoint import SteeringModel
+from drivenet.geometry.camera import PRESETS
+from drivenet.geometry.viewsynth import RecoveryViews, warp
+from drivenet.model.steering_model import SteeringModel
 from drivenet.training.trainer import TrainSettings, make_optimizer, train_step
 
 

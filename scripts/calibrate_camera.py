@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from drivenet.data.camera import PRESETS, CameraModel
-from drivenet.data.viewsynth import recovery_steering, warp
+from drivenet.geometry.camera import PRESETS, CameraModel
+from drivenet.geometry.viewsynth import recovery_steering, warp
 
 ROAD = (0.45, 0.78)  # raw rows: below the horizon, above the hood
 SCENERY = (0.10, 0.38)  # raw rows: above the horizon

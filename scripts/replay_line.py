@@ -25,9 +25,9 @@ import numpy as np
 
 from drivenet.data.augment import smooth_labels
 from drivenet.data.frames import make_frames
-from drivenet.data.viewsynth import warp
-from drivenet.roads.replay import load_frame, load_recorded_drive
-from drivenet.training.checkpoint import SteeringModel
+from drivenet.drive.replay import load_frame, load_recorded_drive
+from drivenet.geometry.viewsynth import warp
+from drivenet.model.checkpoint import load_model
 
 BEND = 0.05  # smoothed steering beyond which a frame counts as in a bend
 
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     if len(set(args.offsets)) < 2:
         parser.error("--offsets: give at least two different offsets")
-    model = SteeringModel.load(args.model)
+    model = load_model(args.model)
     drive = load_recorded_drive(args.recording, model.config["data"], model.config["camera"])
     offsets = np.sort(np.asarray(args.offsets, np.float64))
     rows = np.arange(max(model.motion_gaps, default=0), len(drive.images), args.every)

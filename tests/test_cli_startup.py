@@ -42,7 +42,7 @@ def test_help_loads_no_numpy_pil_pandas_or_matplotlib() -> None:
 
 def test_replay_loads_matplotlib_only_to_draw() -> None:
     """A replay without --gif or --plot draws nothing: its module leaves matplotlib unloaded."""
-    script = "import sys, drivenet.roads.replay; print('matplotlib' in sys.modules)"
+    script = "import sys, drivenet.drive.replay; print('matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from drivenet.config import DEFAULTS, load_config
-from drivenet.data.camera import MARKER, PRESETS, from_render_camera
 from drivenet.data.marked import recorded_camera
-from drivenet.data.viewsynth import RecoveryViews
 from drivenet.errors import DrivenetError
+from drivenet.geometry.camera import MARKER, PRESETS, from_render_camera
+from drivenet.geometry.viewsynth import RecoveryViews
 from drivenet.roads.renderer import Camera
 from drivenet.roads.synth import write_recording
 from drivenet.training.trainer import train_run

@@ -7,15 +7,22 @@ import pytest
 
 from drivenet.config import load_config
 from drivenet.data import Preprocess, SteeringCache, SteeringDataset
-from drivenet.data.camera import MPH, PRESETS, CameraModel, camera_for, camera_for_frames, from_render_camera
 from drivenet.data.dataset import clip_lags, earlier_rows
 from drivenet.data.frames import make_frames
-from drivenet.data.viewsynth import RecoveryViews, recovery_steering, warp
 from drivenet.errors import DrivenetError
-from drivenet.roads import Camera, Look, RoadRenderer, Track, pursuit_steering, random_track
-from drivenet.roads.car import LOOKAHEAD
+from drivenet.geometry.camera import (
+    MPH,
+    PRESETS,
+    CameraModel,
+    camera_for,
+    camera_for_frames,
+    from_render_camera,
+)
+from drivenet.geometry.car import LOOKAHEAD, pursuit_steering
+from drivenet.geometry.track import Pose, Track, random_track
+from drivenet.geometry.viewsynth import RecoveryViews, recovery_steering, warp
+from drivenet.roads import Camera, Look, RoadRenderer
 from drivenet.roads.synth import SPACING, SPEED_MPH
-from drivenet.roads.track import Pose
 
 # Renderer proof: on the ground rows the camera saw, a warped frame differs from the frame rendered at
 # the new pose by at most MEAN_TOLERANCE grey levels on average and P95_TOLERANCE for 95% of the pixel

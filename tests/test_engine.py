@@ -9,8 +9,8 @@ import warnings
 
 import pytest
 
-from drivenet.backprop import walk
-from drivenet.engine import Node
+from drivenet.teach.backprop import walk
+from drivenet.teach.engine import Node
 
 W, X = (2.0, -3.0, -3.0), (-1.0, -2.0)
 E = math.exp(-1.0)  # z = w0*x0 + w1*x1 + w2 = 1, so exp(-z) = 1/e

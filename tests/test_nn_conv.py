@@ -6,7 +6,7 @@ import pytest
 from drivenet.errors import DrivenetError
 from drivenet.nn import ELU, Conv2D, Dropout, Flatten, MaxPool2D
 from drivenet.nn.conv import conv_output_size
-from drivenet.nn.gradcheck import numeric_gradient, relative_error
+from drivenet.teach.gradcheck import numeric_gradient, relative_error
 
 CONVS = [  # channels, filters, kernel, stride, padding, input height, width
     (3, 4, 3, 1, "valid", 6, 7),

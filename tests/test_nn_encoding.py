@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from drivenet.errors import DrivenetError
-from drivenet.nn import BumpEncoding, ClassEncoding, ScalarEncoding, encoding_from_spec
+from drivenet.model import BumpEncoding, ClassEncoding, ScalarEncoding, encoding_from_spec
 
 
 def test_bump_units_span_the_steering_range():

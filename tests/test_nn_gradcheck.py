@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from drivenet.cli import app
 from drivenet.nn import ELU, Conv2D, Dropout, MaxPool2D, Sigmoid, SoftmaxCrossEntropy, Tanh
-from drivenet.nn import gradcheck as check
+from drivenet.teach import gradcheck as check
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import pytest
 
 from drivenet.errors import DrivenetError
 from drivenet.nn import Dense, ReLU, Sigmoid, Tanh, make_activation
-from drivenet.nn.gradcheck import numeric_gradient, relative_error
+from drivenet.teach.gradcheck import numeric_gradient, relative_error
 
 
 def test_sigmoid_saturates_without_overflow_or_warning():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from drivenet.nn import MSELoss, SoftmaxCrossEntropy
-from drivenet.nn.gradcheck import numeric_gradient, relative_error
+from drivenet.teach.gradcheck import numeric_gradient, relative_error
 
 
 def check_gradient(loss, pred, target):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from support.torch_reference import torch_copy, torch_weights
 
 from drivenet.nn import (
     MLP,
@@ -16,7 +17,6 @@ from drivenet.nn import (
     SoftmaxCrossEntropy,
     Tanh,
 )
-from drivenet.nn.reference import torch_copy, torch_weights
 
 torch = pytest.importorskip("torch", reason="the PyTorch reference needs torch: pip install -e '.[ref]'")
 

@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 from drivenet.cli import app
 from drivenet.config import load_config
 from drivenet.data import Preprocess
-from drivenet.roads.car import pursuit_steering
-from drivenet.roads.drive import ClosedLoop, autonomy, drive_track
+from drivenet.drive.rendered import ClosedLoop, autonomy, drive_track
+from drivenet.geometry.car import pursuit_steering
+from drivenet.geometry.track import Track
+from drivenet.model.checkpoint import save_model
+from drivenet.model.steering_model import SteeringModel
 from drivenet.roads.renderer import Camera
-from drivenet.roads.track import Track
-from drivenet.training.checkpoint import SteeringModel
 
 SMALL = Camera(width=48, height=24)
 runner = CliRunner()
@@ -63,7 +64,7 @@ def test_steer_sees_rendered_frames():
 def test_drive_command_reports_and_writes_a_gif(tmp_path):
     config = load_config(None, ["model.hidden=[4]", 'model.encoding="bump"'])
     model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
-    model.save(tmp_path / "model.npz")
+    save_model(model, tmp_path / "model.npz")
     gif = tmp_path / "drive.gif"
     args = ["drive", str(tmp_path / "model.npz"), "--km", "0.03", "--size", "64x32", "--gif", str(gif)]
     result = runner.invoke(app, args)
@@ -88,7 +89,7 @@ def tiny_model(tmp_path, frame_size=None):
     config = load_config(None, ["model.hidden=[4]"])
     model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
     model.meta["frame_size"] = frame_size  # what training stores: (width, height) of the raw frames
-    return model.save(tmp_path / "model.npz")
+    return save_model(model, tmp_path / "model.npz")
 
 
 def test_drive_renders_at_the_models_frame_size(tmp_path, monkeypatch):

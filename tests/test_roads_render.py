@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from drivenet.roads.car import KAPPA_MAX, advance, pursuit_steering
+from drivenet.geometry.car import KAPPA_MAX, advance, pursuit_steering
+from drivenet.geometry.track import Pose, Track, random_track
 from drivenet.roads.renderer import LUMA, Camera, Look, RoadRenderer
 from drivenet.roads.synth import render_set
-from drivenet.roads.track import Pose, Track, random_track
 
 SMALL = Camera(width=64, height=32)
 # A clean look: dark road on light ground, nothing else, so road pixels are easy to find.

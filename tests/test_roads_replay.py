@@ -14,14 +14,10 @@ from typer.testing import CliRunner
 
 from drivenet.cli import app
 from drivenet.config import DEFAULTS, load_config
-from drivenet.data.camera import MARKER, PRESETS, from_render_camera
 from drivenet.data.odometry import read_odometry, stamp_in_name
 from drivenet.data.transform import Preprocess
-from drivenet.errors import DrivenetError
-from drivenet.roads.car import MAX_WHEEL_ANGLE, pursuit_steering
-from drivenet.roads.drive import ClosedLoop, drive_track
-from drivenet.roads.renderer import Camera
-from drivenet.roads.replay import (
+from drivenet.drive.rendered import ClosedLoop, drive_track
+from drivenet.drive.replay import (
     RecordedDrive,
     Replay,
     curvature,
@@ -29,8 +25,13 @@ from drivenet.roads.replay import (
     load_recorded_drive,
     rebuild_path,
 )
+from drivenet.errors import DrivenetError
+from drivenet.geometry.camera import MARKER, PRESETS, from_render_camera
+from drivenet.geometry.car import MAX_WHEEL_ANGLE, pursuit_steering
+from drivenet.model.checkpoint import save_model
+from drivenet.model.steering_model import SteeringModel
+from drivenet.roads.renderer import Camera
 from drivenet.roads.synth import SPACING, write_recording
-from drivenet.training.checkpoint import SteeringModel
 
 CAMERA = Camera(96, 48)  # small frames: the renderer's geometry, a quick test
 ROADS = {**DEFAULTS["camera"], "preset": "roads"}
@@ -270,7 +271,7 @@ def tiny_model(path: Path, motion_gaps: list[int]) -> Path:
     config = load_config(None, ["data.width=8", "data.height=4", "model.hidden=[4]"])
     config["data"]["motion_gaps"] = motion_gaps
     model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
-    return model.save(path)
+    return save_model(model, path)
 
 
 def test_cli_replays_a_motion_model_and_writes_gif_and_plot(bend: Path, tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from drivenet.data import Preprocess
-from drivenet.roads.drive import ClosedLoop
+from drivenet.drive.rendered import ClosedLoop
+from drivenet.geometry.track import Track, random_track
 from drivenet.roads.renderer import Camera, Look, RoadRenderer
-from drivenet.roads.track import Track, random_track
 from drivenet.roads.view import ModelView, triangle_weights
 
 ALVINN = Preprocess(crop_top=0.3, crop_bottom=0.0, width=32, height=30, color="gray")

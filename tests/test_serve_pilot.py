@@ -14,14 +14,14 @@ from typer.testing import CliRunner
 
 from drivenet.cli import app
 from drivenet.data.readers import read_recordings
+from drivenet.drive.udacity import server
+from drivenet.drive.udacity.pilot import Pilot
+from drivenet.drive.udacity.recorder import Recorder
+from drivenet.drive.udacity.status import ServeStats, StatusLine
+from drivenet.drive.udacity.telemetry import read_telemetry
+from drivenet.drive.udacity.throttle import SpeedController
 from drivenet.errors import DrivenetError
-from drivenet.sim import server
-from drivenet.sim.pilot import Pilot
-from drivenet.sim.recorder import Recorder
-from drivenet.sim.status import ServeStats, StatusLine
-from drivenet.sim.telemetry import read_telemetry
-from drivenet.sim.throttle import SpeedController
-from drivenet.training.checkpoint import SteeringModel
+from drivenet.model.checkpoint import load_model
 
 runner = CliRunner()
 
@@ -35,7 +35,7 @@ def pilot_for(path, record=None, set_mph=20.0):
     """A pilot on a fake clock that advances 0.05 s a call, printing into a string buffer."""
     ticks = iter(np.arange(0.0, 1e4, 0.05))
     stream = io.StringIO()
-    pilot = Pilot(SteeringModel.load(path), set_mph, StatusLine(stream), record, lambda: float(next(ticks)))
+    pilot = Pilot(load_model(path), set_mph, StatusLine(stream), record, lambda: float(next(ticks)))
     return pilot, stream
 
 

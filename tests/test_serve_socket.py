@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from drivenet.cli import app
 from drivenet.data.readers import read_recordings
+from drivenet.drive.udacity import server
 from drivenet.errors import DrivenetError
-from drivenet.sim import server
 
 # python-socketio's optional ZeroMQ manager would import eventlet into this process (only the server, a
 # child process, needs it), and eventlet's fork hook would then warn in every later test that forks.

@@ -11,8 +11,9 @@ from test_train_make import road_frame, tiny_config
 from drivenet.data import Preprocess
 from drivenet.errors import DrivenetError
 from drivenet.io import load_npz, save_npz
+from drivenet.model.checkpoint import load_checkpoint, load_model, save_model
+from drivenet.model.steering_model import SteeringModel
 from drivenet.nn import Adam
-from drivenet.training.checkpoint import SteeringModel, load_checkpoint
 
 
 @pytest.fixture(params=["scalar", "bump", "classes"])
@@ -27,8 +28,8 @@ def frames(n: int = 6) -> np.ndarray:
 
 
 def test_save_and_load_give_the_same_steering(model, tmp_path):
-    path = model.save(tmp_path / "m.npz", epoch=3)
-    loaded = SteeringModel.load(path)
+    path = save_model(model, tmp_path / "m.npz", epoch=3)
+    loaded = load_model(path)
     assert loaded.meta["epoch"] == 3
     assert loaded.preprocess == model.preprocess
     assert type(loaded.encoding) is type(model.encoding)
@@ -57,38 +58,38 @@ def test_last_checkpoint_keeps_the_optimizer_state(model, tmp_path):
     for p in model.net.parameters():
         p.grad[...] = 1.0
     adam.step()
-    model.save(tmp_path / "last.npz", adam.state_dict())
+    save_model(model, tmp_path / "last.npz", adam.state_dict())
     _, state = load_checkpoint(tmp_path / "last.npz")
     assert int(state["steps"]) == 1
     assert set(state) == set(adam.state_dict())
 
 
 def test_wrong_files_give_one_line_errors(model, tmp_path):
-    path = model.save(tmp_path / "m.npz")
+    path = save_model(model, tmp_path / "m.npz")
     arrays, meta = load_npz(path)
 
     save_npz(tmp_path / "v.npz", arrays, {**meta, "version": 99})
     with pytest.raises(DrivenetError, match="version 99"):
-        SteeringModel.load(tmp_path / "v.npz")
+        load_model(tmp_path / "v.npz")
 
     save_npz(tmp_path / "cache.npz", {"images": np.zeros(3)}, {"kind": "drivenet-steering-cache"})
     with pytest.raises(DrivenetError, match="not a drivenet-steering-model"):
-        SteeringModel.load(tmp_path / "cache.npz")
+        load_model(tmp_path / "cache.npz")
 
     arrays["net/dense0.weight"] = arrays["net/dense0.weight"][:-1]
     save_npz(tmp_path / "shape.npz", arrays, meta)
     with pytest.raises(DrivenetError, match="dense0.weight"):
-        SteeringModel.load(tmp_path / "shape.npz")
+        load_model(tmp_path / "shape.npz")
 
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     with pytest.raises(DrivenetError, match="junk.npz"):
-        SteeringModel.load(tmp_path / "junk.npz")
+        load_model(tmp_path / "junk.npz")
 
 
 def test_a_float64_model_reloads_as_float64(tmp_path):
     config = tiny_config('model.dtype="float64"')
     model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
-    loaded = SteeringModel.load(model.save(tmp_path / "m.npz"))
+    loaded = load_model(save_model(model, tmp_path / "m.npz"))
     assert loaded.net.dtype == np.float64
     for name, value in model.net.state_dict().items():
         np.testing.assert_array_equal(loaded.net.state_dict()[name], value)
@@ -102,9 +103,9 @@ def test_class_magnitude_must_keep_steering_in_range(magnitude):
 
 
 def test_frame_size_is_saved_and_unknown_for_older_models(model, tmp_path):
-    assert SteeringModel.load(model.save(tmp_path / "old.npz")).frame_size is None
+    assert load_model(save_model(model, tmp_path / "old.npz")).frame_size is None
     model.meta["frame_size"] = [320, 160]
-    assert SteeringModel.load(model.save(tmp_path / "m.npz")).frame_size == (320, 160)
+    assert load_model(save_model(model, tmp_path / "m.npz")).frame_size == (320, 160)
 
 
 def test_the_driver_steers_a_stream_as_steer_frames_does_a_sequence():

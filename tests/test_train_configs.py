@@ -10,8 +10,8 @@ import pytest
 
 from drivenet.config import DEFAULTS, load_config
 from drivenet.data import Preprocess
-from drivenet.nn import BumpEncoding
-from drivenet.training.checkpoint import SteeringModel
+from drivenet.model import BumpEncoding
+from drivenet.model.steering_model import SteeringModel
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -17,8 +17,9 @@ from drivenet.config import load_config, to_toml
 from drivenet.data import Preprocess, load_or_build
 from drivenet.errors import DrivenetError
 from drivenet.io import load_npz, save_npz
+from drivenet.model.checkpoint import load_model, save_model
+from drivenet.model.steering_model import SteeringModel
 from drivenet.nn import Adam, Conv2D, Dropout
-from drivenet.training.checkpoint import SteeringModel
 from drivenet.training.trainer import train_step
 
 runner = CliRunner()
@@ -110,7 +111,7 @@ def test_conv_checkpoint_reloads_to_the_same_steering(color, gaps, tmp_path):
     channels = (1 if color == "gray" else 3) * (1 + len(model.motion_gaps))
     assert model.net.input_shape == (12, 16, channels) and model.reads_images
     assert isinstance(model.net.layers[0], Conv2D) and any(isinstance(x, Dropout) for x in model.net.layers)
-    loaded = SteeringModel.load(model.save(tmp_path / "m.npz"))
+    loaded = load_model(save_model(model, tmp_path / "m.npz"))
     assert loaded.net.spec() == model.net.spec() and loaded.reads_images
     steering = model.steer_frames(frames())
     np.testing.assert_array_equal(loaded.steer_frames(frames()), steering)
@@ -140,27 +141,27 @@ def test_train_step_trains_in_training_mode_and_steering_uses_eval_mode():
 def test_old_mlp_checkpoints_still_load(tmp_path):
     config = tiny_config()
     model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
-    path = model.save(tmp_path / "m.npz")
+    path = save_model(model, tmp_path / "m.npz")
     arrays, meta = load_npz(path)
     del meta["architecture"]["input_shape"]  # as written before convolutions existed
     save_npz(path, arrays, meta)
-    loaded = SteeringModel.load(path)
+    loaded = load_model(path)
     assert not loaded.reads_images
     np.testing.assert_array_equal(loaded.steer_frames(frames()), model.steer_frames(frames()))
 
 
 def test_a_checkpoint_whose_network_does_not_fit_its_preprocessing_is_refused(tmp_path):
     model = conv_model("rgb")
-    path = model.save(tmp_path / "m.npz")
+    path = save_model(model, tmp_path / "m.npz")
     arrays, meta = load_npz(path)
     meta["preprocess"]["color"] = "gray"  # the network still reads 3 channels
     save_npz(path, arrays, meta)
     with pytest.raises(DrivenetError, match="reads \\[12, 16, 3\\].*makes \\[12, 16, 1\\]"):
-        SteeringModel.load(path)
+        load_model(path)
 
 
 def test_the_cli_trains_evaluates_predicts_and_plots_a_conv_model(run, tmp_path):
-    model = SteeringModel.load(run / "run" / "best.npz")
+    model = load_model(run / "run" / "best.npz")
     assert model.reads_images and model.preprocess.color == "yuv"
     result = invoke("evaluate", run / "run" / "best.npz", run / "rec", "--json")
     assert result.exit_code == 0, result.output

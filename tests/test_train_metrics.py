@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from drivenet.data.frames import make_frames
-from drivenet.nn import BumpEncoding, ClassEncoding
+from drivenet.model import BumpEncoding, ClassEncoding
 from drivenet.training.evaluate import frame_pairs, score
 from drivenet.training.metrics import (
     correlation,

@@ -8,7 +8,8 @@ from test_train_make import tiny_config
 
 from drivenet.config import DEFAULTS
 from drivenet.data import Preprocess
-from drivenet.training.checkpoint import SteeringModel
+from drivenet.model.checkpoint import load_model, save_model
+from drivenet.model.steering_model import SteeringModel
 
 CONV = "model.conv=[{filters = 4, kernel = 3, stride = 2}, {filters = 6, kernel = 3, padding = 'same'}]"
 KINDS = {
@@ -36,7 +37,7 @@ def mirror(clips: np.ndarray) -> np.ndarray:
 def test_mirror_average_makes_steering_antisymmetric_and_survives_a_reload(kind, tmp_path):
     model = model_of(*KINDS[kind], "model.mirror_average=true")
     clips = clips_of(model)
-    loaded = SteeringModel.load(model.save(tmp_path / "m.npz"))
+    loaded = load_model(save_model(model, tmp_path / "m.npz"))
     assert loaded.mirror_average
     steering = loaded.steer_inputs(clips)
     np.testing.assert_allclose(loaded.steer_inputs(mirror(clips)), -steering, atol=1e-6)

@@ -13,8 +13,9 @@ from test_train_make import road_frame, tiny_config
 from drivenet.data import Preprocess
 from drivenet.data.dataset import clips, earlier_rows
 from drivenet.errors import DrivenetError
+from drivenet.model.checkpoint import load_model, save_model
+from drivenet.model.steering_model import SteeringModel
 from drivenet.training import predict
-from drivenet.training.checkpoint import SteeringModel
 from drivenet.training.plots import plot_weights
 from drivenet.training.trainer import train_run
 
@@ -70,7 +71,7 @@ def test_a_motion_model_keeps_its_gaps_and_reads_sequences(tmp_path):
     config = tiny_config("data.motion_gaps=[1, 3]")
     model = SteeringModel.build(config, Preprocess.from_config(config["data"]))
     assert model.input_shape == (12, 16, 3)
-    loaded = SteeringModel.load(model.save(tmp_path / "m.npz"))
+    loaded = load_model(save_model(model, tmp_path / "m.npz"))
     assert loaded.motion_gaps == (1, 3)
     rng = np.random.default_rng(2)
     raw = np.stack([road_frame(s, rng) for s in np.linspace(-0.5, 0.5, 5)])

@@ -14,7 +14,7 @@ import pytest
 from drivenet.config import load_config
 from drivenet.data import Preprocess, build_cache, read_from_config
 from drivenet.data.split import SplitSettings
-from drivenet.training.checkpoint import SteeringModel
+from drivenet.model.checkpoint import load_model
 from drivenet.training.evaluate import evaluate_model
 from drivenet.training.trainer import split_frames, train_run
 
@@ -48,7 +48,7 @@ def test_the_udacity_recipe_on_a_slice_scores_on_its_test_split(tmp_path):
     result = train_run(cache.save(tmp_path / "cache.npz"), config, tmp_path / "run", progress=False)
 
     split = split_frames(cache, SplitSettings.from_config(config["train"]))
-    model = SteeringModel.load(result.best)
+    model = load_model(result.best)
     report = evaluate_model(model, cache, indices=split.test, part=split.part)
     assert report["n"] == len(split.test) >= 0.15 * FRAMES
     assert report["rmse"] <= MAX_RMSE_VS_ZERO * report["zero_rmse"]

@@ -18,7 +18,7 @@ from drivenet.data.frames import make_frames
 from drivenet.data.split import TEST, TRAIN, VAL, SplitSettings
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
-from drivenet.training.checkpoint import SteeringModel
+from drivenet.model.checkpoint import load_model
 from drivenet.training.trainer import split_frames, train_run
 
 SETS = [arg for item in TINY for arg in ("--set", item)]
@@ -55,7 +55,7 @@ def test_several_caches_train_together_and_validate_on_a_whole_recording(caches,
     split = split_frames(stacked, SplitSettings.from_config(config["train"]))
     assert set(stacked.frames["recording"].to_numpy()[split.val]) == {"hill"} and len(split.val) == 120
     assert set(stacked.frames["recording"].to_numpy()[split.train]) == {"lake"}
-    assert SteeringModel.load(result.best).meta["data"]["frames"] == 240
+    assert load_model(result.best).meta["data"]["frames"] == 240
 
 
 def test_the_cli_trains_on_several_caches_and_scores_the_validation_recording(caches, tmp_path):
@@ -108,7 +108,7 @@ def test_the_test_frames_never_touch_training(caches, tmp_path):
     train_run(caches[0], config, tmp_path / "a", progress=False)
     train_run(scrambled, config, tmp_path / "b", progress=False)
     assert metrics(tmp_path / "a") == metrics(tmp_path / "b")
-    a, b = (SteeringModel.load(tmp_path / run / "best.npz").net.state_dict() for run in ("a", "b"))
+    a, b = (load_model(tmp_path / run / "best.npz").net.state_dict() for run in ("a", "b"))
     for name in a:
         np.testing.assert_array_equal(a[name], b[name])
 

@@ -11,8 +11,8 @@ from test_train_make import make_recording, tiny_config
 from drivenet.data import load_or_build
 from drivenet.errors import DrivenetError
 from drivenet.io import OUTPUT_MARKER
+from drivenet.model.checkpoint import load_model
 from drivenet.training import trainer
-from drivenet.training.checkpoint import SteeringModel
 from drivenet.training.trainer import METRIC_COLUMNS, TrainingDiverged, train_run
 
 COMPARED = [c for c in METRIC_COLUMNS if c != "seconds"]
@@ -48,7 +48,7 @@ def test_a_run_writes_its_folder_and_learns(cache_path, tmp_path):
     assert tuple(reader.fieldnames) == METRIC_COLUMNS and len(rows) == 6
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     assert "epochs = 6" in (tmp_path / "run" / "config.toml").read_text()
-    best_epoch = SteeringModel.load(result.best).meta["epoch"]
+    best_epoch = load_model(result.best).meta["epoch"]
     assert best_epoch == result.state.best_epoch
     assert min(float(r["val_loss"]) for r in rows) == pytest.approx(float(rows[best_epoch - 1]["val_loss"]))
 
@@ -84,14 +84,14 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(cache_path, tmp_path
     monkeypatch.setattr(trainer, "train_step", step_then_ctrl_c)
     result = train_run(cache_path, config, tmp_path / "cut", progress=False)
     assert result.status == "interrupted"
-    assert SteeringModel.load(tmp_path / "cut" / "last.npz").meta["train_state"]["batch"] > 0
+    assert load_model(tmp_path / "cut" / "last.npz").meta["train_state"]["batch"] > 0
     monkeypatch.setattr(trainer, "train_step", real_step)
 
     resumed = train_run(cache_path, config, tmp_path / "cut", resume=True, progress=False)
     assert resumed.status == "finished"
     assert metrics(tmp_path / "cut") == metrics(tmp_path / "whole")
     whole, cut = (
-        SteeringModel.load(tmp_path / run / "last.npz").net.state_dict() for run in ("whole", "cut")
+        load_model(tmp_path / run / "last.npz").net.state_dict() for run in ("whole", "cut")
     )
     for name in whole:
         np.testing.assert_array_equal(whole[name], cut[name])
@@ -126,7 +126,7 @@ def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(cache_path, tm
     monkeypatch.setattr(trainer, "train_step", step)
     with pytest.raises(TrainingDiverged, match="diverged.*epoch 2.*keep the last good"):
         train_run(cache_path, tiny_config(), tmp_path / "run", progress=False)
-    last = SteeringModel.load(tmp_path / "run" / "last.npz")
+    last = load_model(tmp_path / "run" / "last.npz")
     assert last.meta["epoch"] == 1
     assert all(np.isfinite(v).all() for v in last.net.state_dict().values())
 
@@ -176,7 +176,7 @@ def test_resume_accepts_schedule_and_augmentation_changes(cache_path, tmp_path):
 
 def test_a_run_remembers_the_raw_frame_size(cache_path, tmp_path):
     train_run(cache_path, tiny_config("train.epochs=1"), tmp_path / "run", progress=False)
-    assert SteeringModel.load(tmp_path / "run" / "best.npz").frame_size == (48, 36)
+    assert load_model(tmp_path / "run" / "best.npz").frame_size == (48, 36)
 
 
 def test_the_run_folder_can_never_be_the_data(tmp_path):

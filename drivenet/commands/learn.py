@@ -120,7 +120,7 @@ def evaluate(
     from drivenet.data.cache import load_or_build
     from drivenet.data.split import SplitSettings
     from drivenet.io import check_output_file
-    from drivenet.training.checkpoint import SteeringModel
+    from drivenet.model.checkpoint import load_model
     from drivenet.training.evaluate import predict_cache, score_model
     from drivenet.training.plots import plot_steering
     from drivenet.training.trainer import same_data, split_frames
@@ -133,7 +133,7 @@ def evaluate(
         raise DrivenetError(f"--smooth-window {smooth_window}: must be 0 or more (0 or 1: no smoothing)")
     if plot is not None:
         check_output_file(plot, force)
-    steering_model = SteeringModel.load(model)
+    steering_model = load_model(model)
     run_cfg = steering_model.config
     band = run_cfg["evaluate"]["straight_band"] if straight_band is None else straight_band
     window = run_cfg["evaluate"]["smooth_window"] if smooth_window is None else smooth_window
@@ -221,10 +221,10 @@ def predict(
 ) -> None:
     """Steering and direction for each raw camera image (the model's own preprocessing is applied)."""
     from drivenet.io import prepare_output_dir
-    from drivenet.training.checkpoint import SteeringModel
+    from drivenet.model.checkpoint import load_model
     from drivenet.training.predict import collect_samples, predict_samples
 
-    steering_model = SteeringModel.load(model)
+    steering_model = load_model(model)
     run_cfg = steering_model.config
     samples = collect_samples(images, run_cfg["data"])
     if overlay is not None:
@@ -266,14 +266,14 @@ def plot(
 ) -> None:
     """Learning curves of runs side by side, or `plot weights MODEL`: each hidden unit's input weights."""
     from drivenet.io import check_output_file
-    from drivenet.training.checkpoint import SteeringModel
+    from drivenet.model.checkpoint import load_model
     from drivenet.training.plots import plot_curves, plot_weights
 
     check_output_file(out, force)
     if runs[0] == "weights" and not Path("weights").is_dir():  # `plot weights MODEL`
         if len(runs) != 2:
             raise DrivenetError("plot weights takes one model: drivenet plot weights MODEL --out w.png")
-        plot_weights(SteeringModel.load(runs[1]), out)
+        plot_weights(load_model(runs[1]), out)
     else:
         plot_curves([Path(r) for r in runs], out)
     typer.echo(f"wrote {out}")

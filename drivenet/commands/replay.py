@@ -47,9 +47,9 @@ def replay(
     """Let a model steer along a real recording: each step it sees the recorded frame warped to where
     its own steering has led the car; > 1 m off the recorded path is a takeover (NVIDIA's autonomy)."""
     from drivenet.config import merge, parse_override
+    from drivenet.drive.replay import Replay, ReplayFilm, load_recorded_drive, plot_replay
     from drivenet.io import check_output_file
-    from drivenet.roads.replay import Replay, ReplayFilm, load_recorded_drive, plot_replay
-    from drivenet.training.checkpoint import SteeringModel
+    from drivenet.model.checkpoint import load_model
 
     for name, value in (("--speed", speed), ("--fps", fps), ("--max-offset", max_offset)):
         if value is not None and not (math.isfinite(value) and value > 0):
@@ -61,7 +61,7 @@ def replay(
     for out in (gif, plot):
         if out is not None:
             check_output_file(out, force)
-    model = SteeringModel.load(model_path)
+    model = load_model(model_path)
     overrides: dict[str, dict[str, object]] = {}
     for text in set_ or []:
         section, key, value = parse_override(text)

@@ -79,20 +79,20 @@ def drive(
     The camera has the size of the model's training frames; only the rows the model's crop keeps are
     rendered, straight at its input size (and full frames for the GIF).
     """
+    from drivenet.drive.rendered import ClosedLoop, drive_track, model_steering
     from drivenet.io import check_output_file
-    from drivenet.roads.drive import ClosedLoop, drive_track, model_steering
-    from drivenet.training.checkpoint import SteeringModel
+    from drivenet.model.checkpoint import load_model
 
     check_positive(km, "--km")
     check_positive(speed, "--speed")
     if gif is not None:
         check_output_file(gif, force)
-    model = SteeringModel.load(model_path)
+    model = load_model(model_path)
     camera = drive_camera(size, model.frame_size, model_path)
     loop = ClosedLoop(drive_track(km, seed), camera, seed, speed=speed, view=model.preprocess)
     film = None
     if gif is not None:
-        from drivenet.roads.film import DriveFilm  # loads matplotlib (training.plots): only for a GIF
+        from drivenet.drive.film import DriveFilm  # loads matplotlib (training.plots): only for a GIF
 
         film = DriveFilm(loop.track)
     report = loop.run(model_steering(model), km, film)
@@ -124,7 +124,7 @@ def demo(
     force: Force = False,
 ) -> None:
     """Render roads, train ALVINN's network on them, evaluate, predict and drive: all in one go."""
-    from drivenet.roads.demo import ALVINN_CONFIG, DemoPlan, run_demo
+    from drivenet.demo import ALVINN_CONFIG, DemoPlan, run_demo
     from drivenet.roads.synth import parse_size
 
     if min(frames, test_frames, epochs) < 1:

@@ -26,22 +26,22 @@ def serve(
     force: Annotated[bool, typer.Option("--force", help="Replace a --record folder drivenet made.")] = False,
 ) -> None:
     """Drive the Udacity simulator in autonomous mode; a live status line, a summary on Ctrl-C."""
-    from drivenet.sim import server
+    from drivenet.drive.udacity import server
 
     server.check_stack()  # before anything slow: without the extra, say what to install at once
     if not 0 < port < 65536:
         raise DrivenetError(f"--port {port}: must be between 1 and 65535")
     check_positive(speed, "--speed")
+    from drivenet.drive.udacity.pilot import Pilot
+    from drivenet.drive.udacity.recorder import Recorder
+    from drivenet.drive.udacity.status import StatusLine
     from drivenet.io import check_output_dir
-    from drivenet.sim.pilot import Pilot
-    from drivenet.sim.recorder import Recorder
-    from drivenet.sim.status import StatusLine
-    from drivenet.training.checkpoint import SteeringModel
+    from drivenet.model.checkpoint import load_model
 
     if record is not None:
         check_output_dir(record, force, inputs=[model])
     listener = server.listen(host, port)
-    steering_model = SteeringModel.load(model)
+    steering_model = load_model(model)
     recorder = Recorder(record, force, inputs=(model,)) if record is not None else None
     status = StatusLine()
     pilot = Pilot(steering_model, speed, status, recorder)

@@ -18,7 +18,7 @@ from drivenet.data import augment
 from drivenet.data.cache import SteeringCache
 from drivenet.data.odometry import driven_steps, stamp_in_name
 from drivenet.data.split import recording_rows, runs
-from drivenet.data.viewsynth import RecoveryViews
+from drivenet.geometry.viewsynth import RecoveryViews
 
 
 def earlier_rows(frames: pd.DataFrame, gaps: Sequence[int], part: np.ndarray | None = None) -> np.ndarray:

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from drivenet.data.camera import CameraModel, read_marker
 from drivenet.data.readers.detect import find_recordings
 from drivenet.data.readers.finder import ReadOptions
 from drivenet.errors import DrivenetError
+from drivenet.geometry.camera import CameraModel, read_marker
 
 
 def marker_of(target: Path) -> tuple[str, CameraModel] | None:

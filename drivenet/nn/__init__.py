@@ -1,7 +1,6 @@
 """A vectorized numpy neural network with hand-written backward passes (no autodiff)."""
 
 from drivenet.nn.conv import Conv2D, Flatten, MaxPool2D
-from drivenet.nn.encoding import BumpEncoding, ClassEncoding, Encoding, ScalarEncoding, encoding_from_spec
 from drivenet.nn.layers import ELU, Dense, Dropout, Layer, Parameter, ReLU, Sigmoid, Tanh, make_activation
 from drivenet.nn.losses import MSELoss, SoftmaxCrossEntropy
 from drivenet.nn.network import MLP, Network, layer_from_spec
@@ -12,12 +11,9 @@ __all__ = [
     "MLP",
     "SGD",
     "Adam",
-    "BumpEncoding",
-    "ClassEncoding",
     "Conv2D",
     "Dense",
     "Dropout",
-    "Encoding",
     "Flatten",
     "Layer",
     "MSELoss",
@@ -26,11 +22,9 @@ __all__ = [
     "Optimizer",
     "Parameter",
     "ReLU",
-    "ScalarEncoding",
     "Sigmoid",
     "SoftmaxCrossEntropy",
     "Tanh",
-    "encoding_from_spec",
     "layer_from_spec",
     "make_activation",
 ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivenet.roads.track import Pose, Track
+from drivenet.geometry.track import Pose, Track
 
 LUMA = np.array([0.299, 0.587, 0.114])  # grey value of an RGB colour (ITU-R 601)
 NOISE_SEED = 20240  # the bank of sensor-noise deviates every renderer draws windows from

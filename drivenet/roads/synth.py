@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from drivenet.data.camera import ROADS, from_render_camera, write_marker
 from drivenet.errors import DrivenetError
+from drivenet.geometry.camera import ROADS, from_render_camera, write_marker
+from drivenet.geometry.car import pursuit_steering
+from drivenet.geometry.track import random_track
 from drivenet.io import prepare_output_dir, write_text
-from drivenet.roads.car import pursuit_steering
 from drivenet.roads.renderer import Camera, Look, RoadRenderer
-from drivenet.roads.track import random_track
 
 SPACING = 3.0  # metres of road between consecutive frames
 MAX_OFFSET = 1.2  # metres: offsets are uniform in ±MAX_OFFSET
@@ -70,7 +70,7 @@ def write_recording(
 
     `IMG/center_NNNNN.jpg` holds the frames (JPEG quality 95) and `driving_log.csv` names them with
     relative paths; the left and right camera columns are empty, since only the centre camera is
-    rendered. `camera.json` names the renderer's camera (`drivenet.data.camera.MARKER`), so replay and
+    rendered. `camera.json` names the renderer's camera (`drivenet.geometry.camera.MARKER`), so replay and
     recovery views do not take the frames for the Udacity simulator's. The log is written last and
     atomically, so an interrupted run leaves no half-listed recording; the images, listed nowhere until
     then, are written straight into the new folder.

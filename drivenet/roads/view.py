@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from drivenet.data.transform import MODES, Preprocess
+from drivenet.geometry.track import Pose, Track
 from drivenet.roads.renderer import LUMA, Camera, Look, RoadRenderer, clamp, noise_bank, noise_window
-from drivenet.roads.track import Pose, Track
 
 OVERSAMPLE = 4  # samples per input pixel along each axis (at most one per camera pixel)
 

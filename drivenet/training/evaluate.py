@@ -17,8 +17,8 @@ from drivenet.data.augment import smooth_labels
 from drivenet.data.cache import SteeringCache
 from drivenet.data.dataset import clip_batches, earlier_rows
 from drivenet.data.split import runs
-from drivenet.nn import BumpEncoding
-from drivenet.training.checkpoint import SteeringModel
+from drivenet.model.encoding import BumpEncoding
+from drivenet.model.steering_model import SteeringModel
 from drivenet.training.metrics import lead, rmse, steering_metrics
 
 MAX_LEAD = 10  # frames each way that the lead is looked for

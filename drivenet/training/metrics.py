@@ -1,9 +1,9 @@
 """Steering metrics on arrays of predicted and true steering (both float, negative = left).
 
 - RMSE = sqrt(mean((p - t)^2)), MAE = mean(|p - t|).
-- Direction: left if s < -band, right if s > band, straight if |s| <= band (`drivenet.nn.encoding.direction`,
-  the same classes as the classes encoding); accuracy = share of frames whose predicted direction equals
-  the true one (with per-direction recall).
+- Direction: left if s < -band, right if s > band, straight if |s| <= band
+  (`drivenet.model.encoding.direction`, the classes of the classes encoding); accuracy = share of
+  frames whose predicted direction equals the true one (with per-direction recall).
 - Turn sign accuracy: on frames that really turn (|t| > band), the share with sign(p) == sign(t).
 - Correlation: Pearson's r between p and t (undefined, reported as None, when either is constant).
 - Lead: the whole number of frames k that lines the prediction up best with the labels, the k maximising
@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from drivenet.nn.encoding import direction
+from drivenet.model.encoding import DIRECTIONS, direction
 
-DIRECTIONS = ("left", "straight", "right")
 LEAD_MIN_FRAMES = 20  # frames that every lag is scored on, at the least
 
 
@@ -32,10 +31,6 @@ def rmse(pred: np.ndarray, true: np.ndarray) -> float:
 
 def mae(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.mean(np.abs(np.asarray(pred, np.float64) - true)))
-
-
-def direction_name(steering: float, band: float) -> str:
-    return DIRECTIONS[int(direction(np.array([steering]), band)[0]) + 1]
 
 
 def direction_accuracy(pred: np.ndarray, true: np.ndarray, band: float) -> float:

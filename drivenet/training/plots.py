@@ -1,4 +1,4 @@
-"""Pictures of training and steering: learning curves, steering over time, hidden-unit weights, overlays.
+"""Pictures of training and steering: learning curves, steering over time, hidden-unit weights and kernels.
 
 Figures are drawn with matplotlib's object API (no pyplot, no display needed) and written atomically.
 """
@@ -11,18 +11,15 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from PIL import Image, ImageDraw
 
 from drivenet.errors import DrivenetError
 from drivenet.io import save_figure
-from drivenet.training.checkpoint import SteeringModel
-from drivenet.training.metrics import direction_name
+from drivenet.model.steering_model import SteeringModel
 from drivenet.training.trainer import read_history
 
 MAX_UNITS = 100  # hidden units (or first-layer filters) drawn by plot_weights
 # the linear part of RGB -> YCbCr (JPEG, Pillow): yuv = RGB_TO_YUV @ rgb, up to an offset
 RGB_TO_YUV = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
-PRED_COLOUR, TRUE_COLOUR = (255, 80, 40), (40, 220, 90)
 
 
 def read_metrics(run: str | Path) -> dict[str, np.ndarray]:
@@ -160,26 +157,3 @@ def plot_kernels(model: SteeringModel, out: str | Path) -> Path:
     side = " (frame, then motion, side by side)" if clip > 1 else ""
     fig.suptitle(f"{shown} {k}x{k} kernels of the first convolution, {model.preprocess.color} input{side}")
     return save_figure(fig, out)
-
-
-def overlay(frame: np.ndarray, pred: float, true: float | None = None, band: float = 0.05) -> Image.Image:
-    """A camera frame with the predicted (and true) steering drawn as lines from the bottom centre.
-
-    A line leans by steering x 45 degrees from vertical: left for negative, right for positive.
-    """
-    image = Image.fromarray(np.asarray(frame, dtype=np.uint8), "RGB")
-    if image.width < 320:
-        scale = 320 / image.width
-        image = image.resize((320, round(image.height * scale)), Image.Resampling.BILINEAR)
-    draw = ImageDraw.Draw(image)
-    w, h = image.size
-    base = (w / 2, h - 1)
-    length = 0.45 * h
-    lines = [(pred, PRED_COLOUR, "pred")] + ([] if true is None else [(true, TRUE_COLOUR, "true")])
-    for k, (value, colour, name) in enumerate(lines):
-        angle = float(np.clip(value, -1, 1)) * math.pi / 4
-        tip = (base[0] + length * math.sin(angle), base[1] - length * math.cos(angle))
-        draw.line([base, tip], fill=colour, width=5 - 3 * k)  # the true line thinner, on top
-        text = f"{name} {value:+.3f} {direction_name(value, band)}"
-        draw.text((6, 4 + 14 * k), text, fill=colour, stroke_width=2, stroke_fill=(0, 0, 0))
-    return image

@@ -21,10 +21,9 @@ from drivenet.data.readers.detect import detect_folder
 from drivenet.data.readers.finder import scan_folder
 from drivenet.errors import DrivenetError
 from drivenet.io import atomic_write
-from drivenet.nn import BumpEncoding
-from drivenet.training.checkpoint import ClipStream, SteeringModel
-from drivenet.training.metrics import direction_name
-from drivenet.training.plots import overlay
+from drivenet.model.encoding import BumpEncoding, direction_name
+from drivenet.model.steering_model import ClipStream, SteeringModel
+from drivenet.viz import overlay
 
 CHUNK = 256  # frames decoded at a time
 

@@ -35,11 +35,12 @@ from drivenet.data.dataset import SteeringDataset, clip_batches
 from drivenet.data.marked import recorded_camera
 from drivenet.data.split import TEST, TRAIN, VAL, SplitSettings, split_parts
 from drivenet.data.transform import Preprocess
-from drivenet.data.viewsynth import RecoveryViews
 from drivenet.errors import DrivenetError
+from drivenet.geometry.viewsynth import RecoveryViews
 from drivenet.io import check_output_dir, prepare_output_dir, write_text
+from drivenet.model.checkpoint import load_checkpoint, save_model
+from drivenet.model.steering_model import SteeringModel
 from drivenet.nn import SGD, Adam
-from drivenet.training.checkpoint import SteeringModel, load_checkpoint
 from drivenet.training.metrics import steering_metrics
 
 METRIC_COLUMNS = (
@@ -378,7 +379,8 @@ def train_run(
     write_history(out / "metrics.csv", history)
 
     def save_last() -> None:
-        model.save(out / "last.npz", optimizer.state_dict(), epoch=state.epoch, train_state=asdict(state))
+        state_dict = optimizer.state_dict()
+        save_model(model, out / "last.npz", state_dict, epoch=state.epoch, train_state=asdict(state))
 
     band = config["evaluate"]["straight_band"]
     batch_size = settings.batch_size
@@ -437,7 +439,7 @@ def train_run(
                 state, improved = state.next_epoch(row["val_loss"])
                 history.append(row)
                 if improved:
-                    model.save(out / "best.npz", epoch=epoch, val=row)
+                    save_model(model, out / "best.npz", epoch=epoch, val=row)
                 write_history(out / "metrics.csv", history)
                 save_last()
                 if progress:

@@ -21,10 +21,18 @@ def _steering(steering: np.ndarray) -> np.ndarray:
     return np.asarray(steering, dtype=np.float64).reshape(-1)
 
 
+DIRECTIONS = ("left", "straight", "right")
+
+
 def direction(steering: np.ndarray, straight_band: float) -> np.ndarray:
     """-1 (left) where s < -band, +1 (right) where s > band, 0 (straight) where |s| <= band."""
     s = np.asarray(steering)
     return np.where(s < -straight_band, -1, np.where(s > straight_band, 1, 0))
+
+
+def direction_name(steering: float, band: float) -> str:
+    """left, straight or right: the `direction` of one steering value."""
+    return DIRECTIONS[int(direction(np.array([steering]), band)[0]) + 1]
 
 
 class ScalarEncoding:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from drivenet.roads.track import Pose, Track
+from drivenet.geometry.track import Pose, Track
 
 WHEELBASE = 2.5  # metres
 MAX_WHEEL_ANGLE = np.radians(25.0)  # δ_max: ±1 is ±25° of wheel angle, as in the Udacity simulator

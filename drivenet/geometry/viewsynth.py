@@ -1,7 +1,7 @@
 """View synthesis: a recorded frame as the camera would have seen it from beside and turned away from
 where it stood, and the steering that brings the car back (ALVINN's and PilotNet's recovery views).
 
-Geometry (vehicle axes X right, Y down, Z forward; camera of `drivenet.data.camera`, pitched down by α):
+Geometry (vehicle axes X right, Y down, Z forward; camera of `drivenet.geometry.camera`, pitched down by α):
 the ray of camera direction (a, b, 1) runs along d = (a, b·cos α + sin α, cos α - b·sin α) in vehicle
 axes. The new camera stands s metres right of the recorded one, turned ψ clockwise seen from above, so
 a direction d' of the new car is R·d' = (d'_X cos ψ + d'_Z sin ψ, d'_Y, -d'_X sin ψ + d'_Z cos ψ) in
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from drivenet.data.camera import PRESETS, CameraModel, camera_from_config
+from drivenet.geometry.camera import PRESETS, CameraModel, camera_from_config
 
 EPS = 1e-6
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from drivenet.drive.rendered import ClosedLoop
+from drivenet.geometry.car import pursuit_steering
+from drivenet.geometry.track import Track
 from drivenet.io import atomic_write
-from drivenet.roads.car import pursuit_steering
-from drivenet.roads.drive import ClosedLoop
-from drivenet.roads.track import Track
-from drivenet.training.plots import overlay
+from drivenet.viz import overlay
 
 MAP_SIZE = 90  # pixels of the square map inset
 GIF_COLOURS = 48  # a small palette: sensor noise makes big ones compress badly

@@ -118,7 +118,7 @@ def from_horizontal_fov(
 
 
 def from_render_camera(camera: RenderCamera) -> CameraModel:
-    """The exact model of a drivenet.roads.renderer.Camera, with drivenet.roads.car's car (wheelbase 2.5 m,
+    """The exact model of a drivenet.roads.renderer.Camera, with drivenet.geometry.car's car (wheelbase 2.5 m,
     ±25° of wheel angle at steering ±1) and the frame rate of `drivenet synth` recordings."""
     w, h, fov, mount, horizon = (
         camera.width,

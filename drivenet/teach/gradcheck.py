@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivenet.nn.encoding import BumpEncoding, ClassEncoding, ScalarEncoding
+from drivenet.model.encoding import BumpEncoding, ClassEncoding, ScalarEncoding
 from drivenet.nn.layers import Dropout
 from drivenet.nn.losses import MSELoss
 from drivenet.nn.network import MLP, Network

@@ -27,7 +27,7 @@ def gradcheck_command(
 
     Exits 1 when any parameter's largest relative error is above the tolerance.
     """
-    from drivenet.nn import gradcheck
+    from drivenet.teach import gradcheck
 
     if tolerance is None:
         tolerance = gradcheck.TOLERANCE

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from rich.table import Table
 
-from drivenet.engine import Node, Step
 from drivenet.errors import DrivenetError
+from drivenet.teach.engine import Node, Step
 
 FORMULA = "f = 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))"
 

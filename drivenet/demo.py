@@ -19,19 +19,19 @@ import numpy as np
 
 from drivenet.config import Config, load_config
 from drivenet.data import Preprocess, build_cache, read_recordings
+from drivenet.drive.film import DriveFilm
+from drivenet.drive.rendered import ClosedLoop, drive_track, model_steering
 from drivenet.errors import DrivenetError
 from drivenet.io import prepare_output_dir, write_json
-from drivenet.roads.drive import ClosedLoop, drive_track, model_steering
-from drivenet.roads.film import DriveFilm
+from drivenet.model.checkpoint import load_model
 from drivenet.roads.renderer import Camera
 from drivenet.roads.synth import write_recording
-from drivenet.training.checkpoint import SteeringModel
 from drivenet.training.evaluate import evaluate_model
 from drivenet.training.plots import plot_curves
 from drivenet.training.predict import Sample, predict_samples
 from drivenet.training.trainer import train_run
 
-ALVINN_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "alvinn.toml"
+ALVINN_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "alvinn.toml"
 SAMPLES = 6  # test frames shown with their predicted steering
 
 
@@ -87,7 +87,7 @@ def run_demo(
         step(f"training the ALVINN network for up to {plan.epochs} epochs")
         run = train_run(out / "train-cache.npz", config, out / "run", progress=progress)
         curves = plot_curves([run.out], out / "curves.png")
-        model = SteeringModel.load(run.best)
+        model = load_model(run.best)
         test_roads.result()
 
     step("evaluating on the freshly rendered test roads")

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from drivenet import backprop as worked_example
 from drivenet.errors import DrivenetError, cli_errors
+from drivenet.teach import backprop as worked_example
 
 WEIGHTS = "2,-3,-3"
 INPUTS = "-1,-2"

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from drivenet.data.transform import Preprocess
-from drivenet.roads.car import advance
+from drivenet.geometry.car import advance
+from drivenet.geometry.track import Track, random_track
+from drivenet.model.steering_model import ClipStream, SteeringModel
 from drivenet.roads.renderer import Camera, Look, RoadRenderer
-from drivenet.roads.track import Track, random_track
 from drivenet.roads.view import ModelView
-from drivenet.training.checkpoint import ClipStream, SteeringModel
 
 Steer = Callable[[np.ndarray], float]  # what the loop renders (see ClosedLoop.frame) -> steering in [-1, 1]
 Watch = Callable[["ClosedLoop", np.ndarray, float], None]  # (loop, frame, steering) before each step

@@ -1,8 +1,7 @@
-"""A steering model on disk: network weights, steering encoding and preprocessing in one `.npz`.
+"""The steering model: a network between its preprocessing (raw frame -> inputs) and its steering
+encoding (outputs -> steering), with the frame history a motion model reads.
 
-The checkpoint carries everything needed to steer from a raw camera frame: the architecture spec,
-the encoding spec (how output activations map to a steering value), the preprocessing (crop, size,
-colour) and the run's resolved config. `last.npz` also holds the optimizer state, for `--resume`.
+`drivenet.model.checkpoint` writes it to disk and reads it back.
 """
 
 from __future__ import annotations
@@ -14,18 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from drivenet import __version__
 from drivenet.config import DEFAULTS, Config, merge
 from drivenet.data.dataset import clips
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
-from drivenet.io import check_kind, load_npz, save_npz
-from drivenet.nn import BumpEncoding, ClassEncoding, Encoding, Network, ScalarEncoding, encoding_from_spec
-
-KIND = "drivenet-steering-model"
-VERSION = 1
-NET_PREFIX = "net/"
-OPTIMIZER_PREFIX = "optimizer/"
+from drivenet.model.encoding import BumpEncoding, ClassEncoding, Encoding, ScalarEncoding
+from drivenet.nn import Network
 
 
 @dataclass(frozen=True)
@@ -232,34 +225,6 @@ class SteeringModel:
                 "`drivenet preprocess` with the model's config"
             )
 
-    # ---- storage ---------------------------------------------------------------------------------
-
-    def save(self, path: str | Path, optimizer_state: dict[str, Any] | None = None, **meta: Any) -> Path:
-        """Write weights + JSON metadata atomically; keyword values are added to the saved metadata."""
-        arrays = {NET_PREFIX + k: v for k, v in self.net.state_dict().items()}
-        scalars: dict[str, Any] = {}
-        for key, value in (optimizer_state or {}).items():
-            if isinstance(value, np.ndarray):
-                arrays[OPTIMIZER_PREFIX + key] = value
-            else:
-                scalars[key] = value
-        header = {
-            "kind": KIND,
-            "version": VERSION,
-            "drivenet_version": __version__,
-            "architecture": self.net.spec(),
-            "encoding": self.encoding.spec(),
-            "preprocess": self.preprocess.to_dict(),
-            "motion_gaps": list(self.motion_gaps),
-            "optimizer": scalars if optimizer_state is not None else None,
-        }
-        return save_npz(path, arrays, {**self.meta, **meta, **header})
-
-    @classmethod
-    def load(cls, path: str | Path) -> SteeringModel:
-        """Read a checkpoint; DrivenetError for another format, version or shape, or a corrupt file."""
-        return load_checkpoint(path)[0]
-
 
 class ClipStream:
     """Clips of a stream of consecutive preprocessed images, given a few at a time: it remembers the
@@ -275,41 +240,3 @@ class ClipStream:
         stream = np.concatenate([self.recent, images])
         self.recent = stream[max(len(stream) - self.reach, 0) :]
         return self.model.clips(stream)[len(stream) - len(images) :]
-
-
-def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | None]:
-    """(model, optimizer state or None) from a checkpoint written by `SteeringModel.save`."""
-    path = Path(path)
-    arrays, meta = load_npz(path)
-    check_kind(path, meta, KIND, VERSION, "pass best.npz or last.npz of a run made by this drivenet")
-    try:
-        weights = [a for k, a in arrays.items() if k.startswith(NET_PREFIX)]
-        net = Network.from_spec(meta["architecture"], weights[0].dtype if weights else np.float32)
-        encoding = encoding_from_spec(meta["encoding"])
-        preprocess = Preprocess.from_dict(meta["preprocess"])
-        gaps = tuple(int(gap) for gap in meta.get("motion_gaps", []))
-    except (KeyError, TypeError, ValueError) as err:
-        raise DrivenetError(
-            f"{path}: corrupt model metadata ({err!r}); retrain or re-save the model"
-        ) from None
-    try:
-        net.load_state_dict({k[len(NET_PREFIX) :]: v for k, v in arrays.items() if k.startswith(NET_PREFIX)})
-    except DrivenetError as err:
-        raise DrivenetError(f"{path}: {err}") from None
-    model = SteeringModel(net, encoding, preprocess, {}, gaps)
-    image = model.input_shape
-    if net.input_shape not in (image, (int(np.prod(image)),)) or net.n_outputs != encoding.n_outputs:
-        raise DrivenetError(
-            f"{path}: its network reads {list(net.input_shape)} and gives {net.n_outputs} outputs, but its "
-            f"preprocessing makes {list(image)} and its encoding needs {encoding.n_outputs}; "
-            "the file is corrupt"
-        )
-    optimizer_state = None
-    if meta.get("optimizer") is not None:
-        optimizer_state = dict(meta["optimizer"])
-        optimizer_state.update(
-            {k[len(OPTIMIZER_PREFIX) :]: v for k, v in arrays.items() if k.startswith(OPTIMIZER_PREFIX)}
-        )
-    header = {"architecture", "encoding", "preprocess", "motion_gaps", "optimizer"}
-    model.meta = {k: v for k, v in meta.items() if k not in header}
-    return model, optimizer_state

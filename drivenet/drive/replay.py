@@ -24,16 +24,16 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
-from drivenet.data.camera import MARKER, OVERRIDES, CameraModel, camera_for_frames, preset_name
 from drivenet.data.marked import marker_of
 from drivenet.data.odometry import driven_steps, read_odometry
 from drivenet.data.readers import ReadOptions, read_from_config
 from drivenet.data.readers.detect import find_recordings
-from drivenet.data.viewsynth import warp
+from drivenet.drive.rendered import DriveReport
 from drivenet.errors import DrivenetError
-from drivenet.roads.car import KAPPA_MAX, advance
-from drivenet.roads.drive import DriveReport
-from drivenet.roads.track import STEP, Pose, Track
+from drivenet.geometry.camera import MARKER, OVERRIDES, CameraModel, camera_for_frames, preset_name
+from drivenet.geometry.car import KAPPA_MAX, advance
+from drivenet.geometry.track import STEP, Pose, Track
+from drivenet.geometry.viewsynth import warp
 
 Steer = Callable[[np.ndarray], float]  # view uint8 (H, W, 3) RGB -> steering in [-1, 1]
 SUBSTEP = 5.0  # metres: the longest part of a step driven at once (Track.locate searches ±20 m)
@@ -292,13 +292,13 @@ class ReplayFilm:
     steering drawn on it, a map of the rebuilt path with the car, and the offset and takeovers so far."""
 
     def __init__(self, replay: Replay, every: int = 2, max_frames: int = 150) -> None:
-        from drivenet.roads.film import DriveFilm  # loads matplotlib: only for a GIF
+        from drivenet.drive.film import DriveFilm  # loads matplotlib: only for a GIF
 
         self.film = DriveFilm(replay.track, every, max_frames)
         self.steps = 0
 
     def __call__(self, replay: Replay, view: np.ndarray, steering: float, recorded: float) -> None:
-        from drivenet.training.plots import overlay
+        from drivenet.viz import overlay
 
         film, step = self.film, self.steps
         self.steps += 1

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from drivenet.drive.udacity.recorder import Recorder
+from drivenet.drive.udacity.status import ServeStats, StatusLine
+from drivenet.drive.udacity.telemetry import read_telemetry
+from drivenet.drive.udacity.throttle import SpeedController
 from drivenet.errors import DrivenetError
-from drivenet.sim.recorder import Recorder
-from drivenet.sim.status import ServeStats, StatusLine
-from drivenet.sim.telemetry import read_telemetry
-from drivenet.sim.throttle import SpeedController
-from drivenet.training.checkpoint import SteeringModel
+from drivenet.model.steering_model import SteeringModel
 
 
 @dataclass(frozen=True)

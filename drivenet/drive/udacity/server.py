@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from drivenet.errors import DrivenetError
 
 if TYPE_CHECKING:  # the pilot pulls in numpy and the model; checking the extra must not wait for them
-    from drivenet.sim.pilot import Pilot, Reply
+    from drivenet.drive.udacity.pilot import Pilot, Reply
 
 INSTALL = 'pip install -e ".[sim]"'
 # distribution -> the major version that speaks the simulator's protocol (None: any)

@@ -1,0 +1,1 @@
+"""Shared geometry: road centre lines and poses, the bicycle model, cameras and view synthesis."""
