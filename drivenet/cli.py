@@ -9,7 +9,21 @@ from __future__ import annotations
 
 import typer
 
-from drivenet.commands import backprop, gradcheck, learn, preprocess, replay, roads, serve
+from drivenet.commands import (
+    backprop,
+    demo,
+    drive,
+    evaluate,
+    gradcheck,
+    inspect,
+    plot,
+    predict,
+    preprocess,
+    replay,
+    serve,
+    synth,
+    train,
+)
 
 app = typer.Typer(
     name="drivenet",
@@ -25,7 +39,21 @@ def _drivenet() -> None:
     """Learn, see and use backpropagation on a self-driving task."""
 
 
-for module in (backprop, gradcheck, preprocess, learn, roads, replay, serve):
+for module in (  # in this order in `drivenet --help`
+    backprop,
+    gradcheck,
+    preprocess,
+    inspect,
+    train,
+    evaluate,
+    predict,
+    plot,
+    synth,
+    drive,
+    demo,
+    replay,
+    serve,
+):
     module.register(app)
 
 

@@ -1,19 +1,24 @@
 """Run configuration: TOML files in `configs/`, every value overridable with `--set section.key=value`.
 
-A config is a two-level mapping `{section: {key: value}}`. `DEFAULTS` names every known key and
-its type; a file or override with an unknown key or a value of the wrong type is an error.
+A run's config is one `RunConfig`: a frozen dataclass per TOML section, each field with its default and
+its allowed values (`rule`) written once, beside it. `load_config` reads defaults, then a file, then
+the overrides; an unknown section or key, a value of the wrong type or out of its range is a one-line
+error naming the source, the key and what is allowed. A function is given the section it reads
+(`config.train`, `config.data`...), never the whole config. `RunConfig.to_dict` is the form saved in
+`config.toml` and in checkpoints; `RunConfig.from_dict` reads it back, keys a saved config predates
+taking today's defaults.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from drivenet.errors import DrivenetError
 
@@ -21,154 +26,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-Config = dict[str, dict[str, Any]]
-
-DEFAULTS: Config = {
-    "data": {
-        "format": "auto",  # auto | udacity | donkey | sully | csv
-        "cameras": "center",  # center | all
-        "side_correction": 0.2,  # steering added for the left camera, subtracted for the right
-        "wheel_degrees_per_unit": 450.0,  # Sully-style logs: steering-wheel degrees that map to 1.0
-        "csv_image_column": "image",
-        "csv_steering_column": "steering",
-        "crop_top": 0.35,  # share of rows cut from the top (sky)
-        "crop_bottom": 0.15,  # share of rows cut from the bottom (hood)
-        "width": 32,
-        "height": 30,
-        "color": "gray",  # gray | rgb | yuv
-        "motion_gaps": [],  # frames back whose difference to the current frame joins the input ([]: none)
-        "workers": 2,
-    },
-    "model": {
-        "hidden": [64],
-        "activation": "sigmoid",  # sigmoid | tanh | relu | elu
-        "encoding": "scalar",  # scalar | bump | classes
-        "outputs": 45,  # output units of the bump encoding
-        "scalar_output": "tanh",  # tanh | linear: output unit of the scalar encoding
-        "class_magnitude": 0.5,  # steering decoded from the left/right classes of the classes encoding
-        "init": "xavier",  # xavier | he
-        "dtype": "float32",  # float32 | float64
-        "conv": [],  # convolutional layers before the hidden ones: [{filters, kernel, stride, padding, pool}]
-        "dropout": 0.0,  # share of hidden dense units dropped in each training batch (0: off)
-        "mirror_average": False,  # steer (f(x) - f(mirror x)) / 2: left/right-consistent, 2x inference
-    },
-    "train": {
-        "epochs": 30,
-        "batch_size": 64,
-        "optimizer": "adam",  # adam | sgd
-        "lr": 0.001,
-        "lr_decay": 1.0,  # learning rate multiplied by this after every epoch
-        "momentum": 0.9,
-        "weight_decay": 0.0,
-        "val_fraction": 0.2,
-        "split_block": 200,  # frames per contiguous block of the train/validation split (0: one block)
-        "split_seed": 0,  # picks which blocks are held out for validation
-        "val_recordings": [],  # recordings held out whole for validation (instead of blocks)
-        "test_fraction": 0.0,  # share of frames held out as the test split (0: none)
-        "test_recordings": [],  # recordings held out whole as the test split (instead of blocks)
-        "patience": 8,  # epochs without a better validation loss before stopping
-        "seed": 0,
-    },
-    "augment": {
-        "flip": True,
-        "drop_zero_share": 0.0,  # share of near-zero-steering frames dropped each epoch
-        "zero_threshold": 0.02,
-        "shift_pixels": 0,  # largest lateral shift, in cache pixels
-        "shift_steering_per_pixel": 0.0,
-        "shift_m": 0.0,  # view synthesis: std of the random lateral camera shift, metres (0 = off)
-        "yaw_deg": 0.0,  # view synthesis: std of the random camera yaw, degrees (0 = off)
-        "recovery_seconds": 2.0,  # a synthesised view's label steers back onto the path in this time
-        "recovery_speed": 13.0,  # m/s for that label and a clip's drift (caches hold no speed; ~30 mph)
-        "brightness": 0.0,  # largest relative brightness change
-        "smooth_window": 0,  # frames in the label-smoothing window, odd (0 = off)
-        "channel_brightness": 0.0,  # largest relative brightness change of each colour channel
-        "channel_contrast": 0.0,  # largest relative contrast change of each colour channel
-        "shadow": 0.0,  # share of frames with a random dark band
-        "shadow_darkness": 0.5,  # a shadow multiplies its pixels by a factor in [1 - this, 1]
-        "vertical_pixels": 0,  # largest vertical shift, in cache pixels (steering unchanged)
-        "recording_repeats": {},  # recording name -> times its frames appear in each epoch (others: once)
-    },
-    "evaluate": {
-        "straight_band": 0.05,  # |steering| at most this counts as straight
-        "smooth_window": 5,
-    },
-    "camera": {  # the recording source's geometry (drivenet.geometry.camera); 0 keeps the preset's value
-        "preset": "auto",  # auto (data.format, else the frame size) | udacity | donkey | sully | roads
-        "width": 0,  # raw frame width, pixels
-        "height": 0,  # raw frame height, pixels
-        "fov_degrees": 0.0,  # vertical field of view
-        "mount_height": 0.0,  # metres above the road
-        "horizon": 0.0,  # share of the frame height above the horizon (sets the pitch)
-        "side_offset": 0.0,  # metres from the centre camera to each side camera
-        "wheel_degrees": 0.0,  # front-wheel angle at steering 1.0
-        "wheelbase": 0.0,  # metres
-    },
-}
-
-
-STRING_LISTS = {("train", "val_recordings"), ("train", "test_recordings")}  # lists of names, not of ints
-
-
-# keys of one table in `model.conv`: an example value (its type is the one wanted), then the default
-# (None: the key is required) and the allowed values (a tuple) or the smallest one
-CONV_LAYER: dict[str, tuple[Any, Any, Any]] = {
-    "filters": (24, None, 1),
-    "kernel": (5, None, 1),
-    "stride": (2, 1, 1),
-    "padding": ("valid", "valid", ("valid", "same")),
-    "pool": (2, 0, 0),
-}
-TABLE_LISTS = {("model", "conv"): CONV_LAYER}  # lists of tables, each with these keys
-
-
-def _check_tables(where: str, fields: dict[str, tuple[Any, Any, Any]], value: Any) -> list[dict[str, Any]]:
-    """A list of tables with the keys `fields` (checked for type and range), missing optional keys filled
-    in with their defaults; a one-line error naming the table and key otherwise."""
-    example = "{" + ", ".join(f"{k} = {json.dumps(v[0])}" for k, v in fields.items() if v[1] is None) + "}"
-    if not isinstance(value, list) or not all(isinstance(table, Mapping) for table in value):
-        raise DrivenetError(f"{where}: expected a list of tables like [{example}], got {json.dumps(value)}")
-    tables = []
-    for i, table in enumerate(value):
-        unknown = sorted(set(table) - set(fields))
-        if unknown:
-            raise DrivenetError(f"{where}[{i}]: unknown key {unknown[0]}; known keys: {', '.join(fields)}")
-        checked = {}
-        for key, (sample, default, allowed) in fields.items():
-            if key not in table:
-                if default is None:
-                    raise DrivenetError(f"{where}[{i}]: {key} is missing; each table needs e.g. {example}")
-                checked[key] = default
-                continue
-            item = _check_type(f"{where}[{i}].{key}", sample, table[key])
-            if (item not in allowed) if isinstance(allowed, tuple) else (item < allowed):
-                wanted = " or ".join(allowed) if isinstance(allowed, tuple) else f"at least {allowed}"
-                raise DrivenetError(f"{where}[{i}].{key} = {json.dumps(item)}: must be {wanted}")
-            checked[key] = item
-        tables.append(checked)
-    return tables
-
-
-def _check_type(where: str, default: Any, value: Any, item: type = int) -> Any:
-    """Return `value` coerced to the type of `default` (a list's items of type `item`), or raise naming
-    `where`."""
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, list):
-        ok = isinstance(value, list) and all(isinstance(v, item) and not isinstance(v, bool) for v in value)
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise DrivenetError(
-            f"{where}: expected {type(default).__name__} like {json.dumps(default)}, got {json.dumps(value)}"
-        )
-    return value
-
 
 Rule = tuple[Callable[[Any], bool], str]  # (does a value pass, the allowed values in words)
 
@@ -204,121 +61,288 @@ REPEATS: Rule = (
     "a table of recording names and whole numbers of at least 1, like {\"udacity-sample\" = 3}",
 )
 WINDOW: Rule = (lambda v: v >= 0 and (v <= 1 or v % 2 == 1), "0 (off) or an odd number of frames")
-
-# The allowed values of every key of DEFAULTS (a test checks none is missing), checked by `merge`.
-# Settings that depend on each other (crop_top + crop_bottom, val_fraction + test_fraction) are checked
-# where they are used.
-RANGES: dict[str, dict[str, Rule]] = {
-    "data": {
-        "format": one_of("auto", "udacity", "donkey", "sully", "csv"),
-        "cameras": one_of("center", "all"),
-        "side_correction": SHARE,
-        "wheel_degrees_per_unit": POSITIVE,
-        "csv_image_column": NAME,
-        "csv_steering_column": NAME,
-        "crop_top": between(0, 0.95, hi_open=True),
-        "crop_bottom": between(0, 0.95, hi_open=True),
-        "width": between(1, 4096),
-        "height": between(1, 4096),
-        "color": one_of("gray", "rgb", "yuv"),
-        "motion_gaps": each(between(1, 1000)),
-        "workers": between(1, 256),
-    },
-    "model": {
-        "hidden": each(between(1)),
-        "activation": one_of("sigmoid", "tanh", "relu", "elu"),
-        "encoding": one_of("scalar", "bump", "classes"),
-        "outputs": between(5),  # the bump decoder fits 5 outputs around the peak
-        "scalar_output": one_of("tanh", "linear"),
-        "class_magnitude": between(0, 1, lo_open=True),
-        "init": one_of("xavier", "he"),
-        "dtype": one_of("float32", "float64"),
-        "conv": ANY,  # each table's keys are checked by CONV_LAYER
-        "dropout": between(0, 1, hi_open=True),
-        "mirror_average": ANY,
-    },
-    "train": {
-        "epochs": between(1),
-        "batch_size": between(1),
-        "optimizer": one_of("adam", "sgd"),
-        "lr": POSITIVE,
-        "lr_decay": between(0, 1, lo_open=True),
-        "momentum": between(0, 1, hi_open=True),
-        "weight_decay": COUNT,
-        "val_fraction": between(0, 1, lo_open=True, hi_open=True),
-        "split_block": COUNT,
-        "split_seed": COUNT,
-        "val_recordings": each(NAME),
-        "test_fraction": between(0, 1, hi_open=True),
-        "test_recordings": each(NAME),
-        "patience": between(1),
-        "seed": COUNT,
-    },
-    "augment": {
-        "flip": ANY,
-        "drop_zero_share": SHARE,
-        "zero_threshold": SHARE,
-        "shift_pixels": COUNT,
-        "shift_steering_per_pixel": SHARE,
-        "shift_m": between(0, 5),
-        "yaw_deg": between(0, 45),
-        "recovery_seconds": POSITIVE,
-        "recovery_speed": POSITIVE,
-        "brightness": SHARE,
-        "smooth_window": WINDOW,
-        "channel_brightness": SHARE,
-        "channel_contrast": SHARE,
-        "shadow": SHARE,
-        "shadow_darkness": SHARE,
-        "vertical_pixels": COUNT,
-        "recording_repeats": REPEATS,
-    },
-    "evaluate": {
-        "straight_band": SHARE,
-        "smooth_window": WINDOW,
-    },
-    "camera": {  # 0 keeps the preset's value
-        "preset": one_of("auto", "udacity", "donkey", "sully", "roads"),
-        "width": between(0, 100_000),
-        "height": between(0, 100_000),
-        "fov_degrees": between(0, 180, hi_open=True),
-        "mount_height": between(0, 100),
-        "horizon": between(0, 1, hi_open=True),
-        "side_offset": between(0, 10),
-        "wheel_degrees": between(0, 90, hi_open=True),
-        "wheelbase": between(0, 100),
-    },
-}
+FORMATS = ("auto", "udacity", "donkey", "sully", "csv")
+PRESETS = ("auto", "udacity", "donkey", "sully", "roads")
 
 
-def _check_range(where: str, rule: Rule | None, value: Any) -> Any:
-    """Return `value` when `rule` allows it, else raise naming `where` and the allowed values."""
-    ok, wanted = rule if rule is not None else ANY
-    if not ok(value):
-        raise DrivenetError(f"{where} = {json.dumps(value)}: must be {wanted}")
-    return value
+def setting(default: Any, rule: Rule = ANY, example: Any = None) -> Any:
+    """A config field: its default (a list as a tuple, a table as a dict; MISSING: required, shown in
+    errors by `example`) and its allowed values."""
+    metadata = {"rule": rule, **({"example": example} if example is not None else {})}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
-def merge(base: Config, update: Mapping[str, Any], source: str) -> Config:
-    """Return `base` updated with `update`, checking every section, key and type."""
-    out = copy.deepcopy(base)
-    for section, values in update.items():
-        if section not in DEFAULTS:
-            raise DrivenetError(f"{source}: unknown section [{section}]; known: {', '.join(DEFAULTS)}")
-        if not isinstance(values, Mapping):
-            raise DrivenetError(f"{source}: [{section}] must be a table")
-        for key, value in values.items():
-            if key not in DEFAULTS[section]:
-                known = ", ".join(DEFAULTS[section])
-                raise DrivenetError(f"{source}: unknown key {section}.{key}; known keys: {known}")
-            where = f"{source}: {section}.{key}"
-            if (section, key) in TABLE_LISTS:
-                out[section][key] = _check_tables(where, TABLE_LISTS[section, key], value)
-                continue
-            item = str if (section, key) in STRING_LISTS else int
-            value = _check_type(where, DEFAULTS[section][key], value, item)
-            out[section][key] = _check_range(where, RANGES.get(section, {}).get(key), value)
-    return out
+@dataclass(frozen=True)
+class DataConfig:
+    """`[data]`: which recordings are read and how a frame becomes a network input."""
+
+    format: str = setting("auto", one_of(*FORMATS))
+    cameras: str = setting("center", one_of("center", "all"))
+    side_correction: float = setting(0.2, SHARE)  # steering added for the left camera, taken from the right
+    wheel_degrees_per_unit: float = setting(450.0, POSITIVE)  # Sully-style logs: wheel degrees of 1.0
+    csv_image_column: str = setting("image", NAME)
+    csv_steering_column: str = setting("steering", NAME)
+    crop_top: float = setting(0.35, between(0, 0.95, hi_open=True))  # share of rows cut from the top (sky)
+    crop_bottom: float = setting(0.15, between(0, 0.95, hi_open=True))  # share cut from the bottom (hood)
+    width: int = setting(32, between(1, 4096))
+    height: int = setting(30, between(1, 4096))
+    color: str = setting("gray", one_of("gray", "rgb", "yuv"))
+    motion_gaps: tuple[int, ...] = setting((), each(between(1, 1000)))  # frames back whose difference joins
+    workers: int = setting(2, between(1, 256))
+
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One table of `model.conv`: a convolution of `filters` `kernel`x`kernel` kernels, then an optional
+    `pool`x`pool` max-pool (0: none)."""
+
+    filters: int = setting(MISSING, between(1), example=24)
+    kernel: int = setting(MISSING, between(1), example=5)
+    stride: int = setting(1, between(1))
+    padding: str = setting("valid", one_of("valid", "same"))
+    pool: int = setting(0, COUNT)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """`[model]`: the network and its steering encoding."""
+
+    hidden: tuple[int, ...] = setting((64,), each(between(1)))
+    activation: str = setting("sigmoid", one_of("sigmoid", "tanh", "relu", "elu"))
+    encoding: str = setting("scalar", one_of("scalar", "bump", "classes"))
+    outputs: int = setting(45, between(5))  # units of the bump encoding (its decoder fits 5 around the peak)
+    scalar_output: str = setting("tanh", one_of("tanh", "linear"))  # output unit of the scalar encoding
+    class_magnitude: float = setting(0.5, between(0, 1, lo_open=True))  # steering of the turn classes
+    init: str = setting("xavier", one_of("xavier", "he"))
+    dtype: str = setting("float32", one_of("float32", "float64"))
+    conv: tuple[ConvLayer, ...] = setting(())  # convolutional layers before the hidden ones
+    dropout: float = setting(0.0, between(0, 1, hi_open=True))  # share of hidden units dropped per batch
+    mirror_average: bool = setting(False)  # steer (f(x) - f(mirror x)) / 2: left/right-consistent
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """The split keys of `[train]`: held-out blocks or recordings for validation and test."""
+
+    val_fraction: float = 0.2
+    block: int = 200  # frames per contiguous block (0: one block per recording of the held-out share)
+    seed: int = 0
+    val_recordings: tuple[str, ...] = ()
+    test_fraction: float = 0.0
+    test_recordings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """`[train]`: the optimisation, its schedule, early stopping and the split (`split`)."""
+
+    epochs: int = setting(30, between(1))
+    batch_size: int = setting(64, between(1))
+    optimizer: str = setting("adam", one_of("adam", "sgd"))
+    lr: float = setting(0.001, POSITIVE)
+    lr_decay: float = setting(1.0, between(0, 1, lo_open=True))  # lr multiplied by this after each epoch
+    momentum: float = setting(0.9, between(0, 1, hi_open=True))
+    weight_decay: float = setting(0.0, COUNT)
+    val_fraction: float = setting(0.2, between(0, 1, lo_open=True, hi_open=True))
+    split_block: int = setting(200, COUNT)  # frames per contiguous block of the split (0: one block)
+    split_seed: int = setting(0, COUNT)  # picks which blocks are held out for validation
+    val_recordings: tuple[str, ...] = setting((), each(NAME))  # recordings held out whole for validation
+    test_fraction: float = setting(0.0, between(0, 1, hi_open=True))  # share held out as the test split
+    test_recordings: tuple[str, ...] = setting((), each(NAME))  # recordings held out whole as the test
+    patience: int = setting(8, between(1))  # epochs without a better validation loss before stopping
+    seed: int = setting(0, COUNT)
+
+    def __post_init__(self) -> None:
+        held_whole = self.val_recordings or self.test_recordings
+        if self.val_fraction + self.test_fraction >= 1 and not held_whole:
+            raise DrivenetError(
+                f"train.val_fraction = {self.val_fraction} and train.test_fraction = {self.test_fraction} "
+                "leave no frames to train on; make their sum below 1"
+            )
+        both = set(self.val_recordings) & set(self.test_recordings)
+        if both:
+            raise DrivenetError(
+                f"{', '.join(sorted(both))} in both train.val_recordings and train.test_recordings; "
+                "a recording can be in only one"
+            )
+
+    @property
+    def split(self) -> SplitConfig:
+        """The split keys, as `drivenet.data.split` reads them."""
+        return SplitConfig(
+            self.val_fraction,
+            self.split_block,
+            self.split_seed,
+            self.val_recordings,
+            self.test_fraction,
+            self.test_recordings,
+        )
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """`[augment]`: what training changes in each batch (`drivenet.data.augment`, view synthesis)."""
+
+    flip: bool = setting(True)
+    drop_zero_share: float = setting(0.0, SHARE)  # share of near-zero-steering frames dropped each epoch
+    zero_threshold: float = setting(0.02, SHARE)
+    shift_pixels: int = setting(0, COUNT)  # largest lateral shift, in cache pixels
+    shift_steering_per_pixel: float = setting(0.0, SHARE)
+    shift_m: float = setting(0.0, between(0, 5))  # view synthesis: std of the lateral camera shift, metres
+    yaw_deg: float = setting(0.0, between(0, 45))  # view synthesis: std of the camera yaw, degrees
+    recovery_seconds: float = setting(2.0, POSITIVE)  # a synthesised view steers back onto the path in this
+    recovery_speed: float = setting(13.0, POSITIVE)  # m/s for that label and a clip's drift (~30 mph)
+    brightness: float = setting(0.0, SHARE)  # largest relative brightness change
+    smooth_window: int = setting(0, WINDOW)  # frames in the label-smoothing window, odd (0 = off)
+    channel_brightness: float = setting(0.0, SHARE)  # largest brightness change of each colour channel
+    channel_contrast: float = setting(0.0, SHARE)  # largest contrast change of each colour channel
+    shadow: float = setting(0.0, SHARE)  # share of frames with a random dark band
+    shadow_darkness: float = setting(0.5, SHARE)  # a shadow scales its pixels by a factor in [1 - this, 1]
+    vertical_pixels: int = setting(0, COUNT)  # largest vertical shift, in cache pixels (steering unchanged)
+    recording_repeats: dict[str, int] = setting({}, REPEATS)  # recording -> times its frames come per epoch
+
+    @property
+    def views(self) -> bool:
+        """Whether view synthesis is on (a camera shift or yaw is drawn)."""
+        return self.shift_m > 0 or self.yaw_deg > 0
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """`[evaluate]`: how steering is scored."""
+
+    straight_band: float = setting(0.05, SHARE)  # |steering| at most this counts as straight
+    smooth_window: int = setting(5, WINDOW)
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """`[camera]`: the recording source's geometry (`drivenet.geometry.camera`); 0 keeps the preset's."""
+
+    preset: str = setting("auto", one_of(*PRESETS))  # auto: data.format's, else told by the frame size
+    width: int = setting(0, between(0, 100_000))  # raw frame width, pixels
+    height: int = setting(0, between(0, 100_000))  # raw frame height, pixels
+    fov_degrees: float = setting(0.0, between(0, 180, hi_open=True))  # vertical field of view
+    mount_height: float = setting(0.0, between(0, 100))  # metres above the road
+    horizon: float = setting(0.0, between(0, 1, hi_open=True))  # share of the height above the horizon
+    side_offset: float = setting(0.0, between(0, 10))  # metres from the centre camera to each side camera
+    wheel_degrees: float = setting(0.0, between(0, 90, hi_open=True))  # front-wheel angle at steering 1.0
+    wheelbase: float = setting(0.0, between(0, 100))  # metres
+
+    def overrides(self) -> dict[str, float]:
+        """The non-zero geometry keys (all but `preset` and `horizon`), which replace a preset's values."""
+        names = [f.name for f in fields(self) if f.name not in ("preset", "horizon")]
+        return {name: getattr(self, name) for name in names if getattr(self, name)}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A run's whole config: one typed section per TOML table."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+
+    def updated(self, update: Mapping[str, Any], source: str) -> RunConfig:
+        """This config with the sections and keys of `update` replaced, each checked; errors name `source`."""
+        sections = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, values in update.items():
+            if name not in sections:
+                raise DrivenetError(f"{source}: unknown section [{name}]; known: {', '.join(sections)}")
+            if not isinstance(values, Mapping):
+                raise DrivenetError(f"{source}: [{name}] must be a table")
+            sections[name] = _updated(sections[name], values, f"{source}: {name}.", f"{name}.")
+        return RunConfig(**sections)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str) -> RunConfig:
+        """A saved config (`to_dict`), keys it predates taking today's defaults."""
+        return cls().updated(values, source)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """`{section: {key: value}}` with lists and tables as JSON and TOML write them."""
+        return json.loads(json.dumps(asdict(self)))
+
+
+def _updated(section: Any, values: Mapping[str, Any], where: str, key_prefix: str) -> Any:
+    """`section` (a config dataclass) with `values` checked and set; `where` prefixes error messages."""
+    known = {f.name: f for f in fields(section)}
+    for key in values:
+        if key not in known:
+            source = where.removesuffix(key_prefix)
+            raise DrivenetError(f"{source}unknown key {key_prefix}{key}; known keys: {', '.join(known)}")
+    hints = get_type_hints(type(section))
+    return replace(section, **{k: _checked(f"{where}{k}", hints[k], known[k], v) for k, v in values.items()})
+
+
+def _checked(where: str, hint: Any, spec: Any, value: Any) -> Any:
+    """`value` made the field's type `hint` and checked against its rule, or a one-line error naming
+    `where` and the wanted type or the allowed values."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is tuple and hasattr(args[0], "__dataclass_fields__"):
+        return _tables(where, args[0], value)
+    if origin is tuple:
+        ok = isinstance(value, list | tuple) and all(_is(args[0], v) for v in value)
+        typed: Any = tuple(value) if ok else value
+    elif origin is dict:
+        ok = isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+        typed = dict(value) if ok else value
+    else:
+        ok = _is(hint, value)
+        typed = float(value) if ok and hint is float else value
+    if not ok:
+        name = {tuple: "list", dict: "dict"}.get(origin, getattr(hint, "__name__", str(hint)))
+        like = spec.metadata["example"] if "example" in spec.metadata else _plain(_default(spec))
+        raise DrivenetError(f"{where}: expected {name} like {json.dumps(like)}, got {json.dumps(value)}")
+    rule, wanted = spec.metadata.get("rule", ANY)
+    if not rule(typed):
+        raise DrivenetError(f"{where} = {json.dumps(_plain(typed))}: must be {wanted}")
+    return typed
+
+
+def _default(spec: Any) -> Any:
+    return spec.default_factory() if spec.default_factory is not MISSING else spec.default
+
+
+def _is(kind: type, value: Any) -> bool:
+    """Whether `value` is of `kind`, a bool never counting as a number nor a number as a bool."""
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _tables(where: str, kind: type, value: Any) -> tuple[Any, ...]:
+    """A list of tables, each checked and made a `kind` (missing optional keys take their defaults)."""
+    specs = {f.name: f for f in fields(kind)}
+    required = [name for name, spec in specs.items() if _default(spec) is MISSING]
+    example = "{" + ", ".join(f"{name} = {specs[name].metadata['example']}" for name in required) + "}"
+    if not isinstance(value, list | tuple) or not all(isinstance(t, Mapping) for t in value):
+        raise DrivenetError(f"{where}: expected a list of tables like [{example}], got {json.dumps(value)}")
+    hints = get_type_hints(kind)
+    tables = []
+    for i, table in enumerate(value):
+        unknown = sorted(set(table) - set(specs))
+        if unknown:
+            raise DrivenetError(f"{where}[{i}]: unknown key {unknown[0]}; known keys: {', '.join(specs)}")
+        missing = [name for name in required if name not in table]
+        if missing:
+            raise DrivenetError(f"{where}[{i}]: {missing[0]} is missing; each table needs e.g. {example}")
+        checked = {k: _checked(f"{where}[{i}].{k}", hints[k], specs[k], v) for k, v in table.items()}
+        tables.append(kind(**checked))
+    return tuple(tables)
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON writes it (tuples as lists, dataclasses as tables)."""
+    return json.loads(json.dumps(value, default=asdict))
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:
@@ -334,9 +358,17 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     return section, key, value
 
 
-def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:
+def apply_overrides(config: RunConfig, overrides: Iterable[str]) -> RunConfig:
+    """`config` with each `section.key=value` of `overrides` applied in turn."""
+    for text in overrides:
+        section, key, value = parse_override(text)
+        config = config.updated({section: {key: value}}, f"--set {text}")
+    return config
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
     """Defaults, then the TOML file at `path`, then each `section.key=value` override."""
-    config = copy.deepcopy(DEFAULTS)
+    config = RunConfig()
     if path is not None:
         path = Path(path)
         if not path.is_file():
@@ -345,17 +377,14 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise DrivenetError(f"{path}: not valid TOML ({err})") from None
-        config = merge(config, data, str(path))
-    for text in overrides:
-        section, key, value = parse_override(text)
-        config = merge(config, {section: {key: value}}, f"--set {text}")
-    return config
+        config = config.updated(data, str(path))
+    return apply_overrides(config, overrides)
 
 
-def to_toml(config: Config) -> str:
+def to_toml(config: RunConfig) -> str:
     """Write a config back as TOML (the resolved config saved with every run)."""
     lines: list[str] = []
-    for section, values in config.items():
+    for section, values in config.to_dict().items():
         lines.append(f"[{section}]")
         lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
         lines.append("")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from drivenet.config import Config, load_config
+from drivenet.config import RunConfig, load_config
 from drivenet.data import Preprocess, build_cache, read_recordings
 from drivenet.drive.film import DriveFilm
 from drivenet.drive.rendered import ClosedLoop, drive_track, model_steering
@@ -26,6 +26,7 @@ from drivenet.io import prepare_output_dir, write_json
 from drivenet.model.checkpoint import load_model
 from drivenet.roads.renderer import Camera
 from drivenet.roads.synth import write_recording
+from drivenet.training.console import training_console
 from drivenet.training.evaluate import evaluate_model
 from drivenet.training.plots import plot_curves
 from drivenet.training.predict import Sample, predict_samples
@@ -48,7 +49,7 @@ class DemoPlan:
     camera: Camera = Camera()
 
 
-def demo_config(path: Path, epochs: int) -> Config:
+def demo_config(path: Path, epochs: int) -> RunConfig:
     """The ALVINN configuration, validated on one held-out block of a fifth of the rendered frames."""
     if not path.is_file():
         raise DrivenetError(f"{path}: ALVINN config not found; pass --config with configs/alvinn.toml")
@@ -79,21 +80,22 @@ def run_demo(
         test_roads = pool.submit(write_recording, test_dir, plan.test_frames, plan.seed + 1, plan.camera)
         write_recording(train_dir, train_frames, plan.seed, plan.camera)
 
-        preprocess = Preprocess.from_config(config["data"])
+        preprocess = Preprocess.from_config(config.data)
         step(f"preprocessing into a cache: crop, {preprocess.color}, {preprocess.width}x{preprocess.height}")
         train_cache, _ = build_cache(read_recordings([train_dir]).frames, preprocess, progress=False)
         train_cache.save(out / "train-cache.npz")
 
         step(f"training the ALVINN network for up to {plan.epochs} epochs")
-        run = train_run(out / "train-cache.npz", config, out / "run", progress=progress)
+        with training_console(config.train.epochs, progress) as (display, stop):
+            run = train_run(out / "train-cache.npz", config, out / "run", False, False, display, stop)
         curves = plot_curves([run.out], out / "curves.png")
         model = load_model(run.best)
         test_roads.result()
 
     step("evaluating on the freshly rendered test roads")
     test_cache, _ = build_cache(read_recordings([test_dir]).frames, model.preprocess, progress=False)
-    band = config["evaluate"]["straight_band"]
-    metrics = evaluate_model(model, test_cache, band, config["evaluate"]["smooth_window"])
+    band = config.evaluate.straight_band
+    metrics = evaluate_model(model, test_cache, band, config.evaluate.smooth_window)
     write_json(out / "evaluate.json", metrics)
 
     picks = np.linspace(0, len(test_cache.steering) - 1, min(SAMPLES, len(test_cache.steering))).astype(int)

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 ARGS = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -49,16 +50,16 @@ except ImportError:  # pragma: no cover
 def architecture() -> dict:
     """Network.build's arguments for the [data] and [model] sections of --config (scalar steering output)."""
     config = load_config(OPTIONS.config, OPTIONS.set)
-    data, model = config["data"], config["model"]
-    channels = (1 if data["color"] == "gray" else 3) * (1 + len(data["motion_gaps"]))
+    data, model = config.data, config.model
+    channels = (1 if data.color == "gray" else 3) * (1 + len(data.motion_gaps))
     return {
-        "input_shape": (data["height"], data["width"], channels),
-        "conv": model["conv"],
-        "hidden": model["hidden"],
-        "activation": model["activation"],
-        "output_activation": "tanh" if model["scalar_output"] == "tanh" else None,
-        "init": model["init"],
-        "dropout": model["dropout"],
+        "input_shape": (data.height, data.width, channels),
+        "conv": [asdict(layer) for layer in model.conv],
+        "hidden": model.hidden,
+        "activation": model.activation,
+        "output_activation": "tanh" if model.scalar_output == "tanh" else None,
+        "init": model.init,
+        "dropout": model.dropout,
     }
 
 

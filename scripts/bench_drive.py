@@ -29,7 +29,7 @@ def bench_model(path: str | None) -> SteeringModel:
     if path is not None:
         return read_model(path)
     config = load_config(ALVINN)
-    return SteeringModel.build(config, Preprocess.from_config(config["data"]))
+    return SteeringModel.build(config, Preprocess.from_config(config.data))
 
 
 def drive(model: SteeringModel, km: float, view: bool) -> tuple[int, float, float]:

@@ -28,7 +28,7 @@ from drivenet.data.transform import Preprocess
 from drivenet.geometry.camera import PRESETS
 from drivenet.geometry.viewsynth import RecoveryViews, warp
 from drivenet.model.steering_model import SteeringModel
-from drivenet.training.trainer import TrainSettings, make_optimizer, train_step
+from drivenet.training.trainer import make_optimizer, train_step
 
 
 def best_ms(fn: Callable[[], object], rounds: int) -> float:
@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     config = load_config()
-    preprocess = Preprocess.from_config(config["data"])
+    preprocess = Preprocess.from_config(config.data)
     camera = PRESETS["udacity"]
     rows = (preprocess.crop_top, 1.0 - preprocess.crop_bottom)
 
@@ -68,7 +68,7 @@ def main() -> None:
     steering = rng.uniform(-0.5, 0.5, 64).astype(np.float32)
     views = RecoveryViews(camera, shift_m=0.5, yaw_deg=2.0)
     model = SteeringModel.build(config, preprocess)
-    optimizer = make_optimizer(model.net.parameters(), TrainSettings.from_config(config["train"]))
+    optimizer = make_optimizer(model.net.parameters(), config.train)
     x = preprocess.to_inputs(images)
     synth_ms = best_ms(lambda: views.apply(images.copy(), steering.copy(), rng, rows), args.rounds)
     step_ms = best_ms(

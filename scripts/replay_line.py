@@ -60,7 +60,7 @@ def main() -> None:
     if len(set(args.offsets)) < 2:
         parser.error("--offsets: give at least two different offsets")
     model = load_model(args.model)
-    drive = load_recorded_drive(args.recording, model.config["data"], model.config["camera"])
+    drive = load_recorded_drive(args.recording, model.config.data, model.config.camera)
     offsets = np.sort(np.asarray(args.offsets, np.float64))
     rows = np.arange(max(model.motion_gaps, default=0), len(drive.images), args.every)
     frames = [load_frame(path) for path in drive.images]

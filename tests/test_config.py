@@ -3,27 +3,26 @@
 from pathlib import Path
 
 import pytest
+from support import CONFIGS
 
-from drivenet.config import DEFAULTS, load_config, to_toml
+from drivenet.config import TrainConfig, load_config, to_toml
 from drivenet.errors import DrivenetError
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def test_defaults_then_file_then_override(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[train]\nlr = 0.5\nepochs = 3\n[data]\ncolor = "rgb"\n')
     config = load_config(path, ["train.lr=0.05", "model.hidden=[16, 8]", "data.color=yuv"])
-    assert config["train"]["lr"] == 0.05
-    assert config["train"]["epochs"] == 3
-    assert config["model"]["hidden"] == [16, 8]
-    assert config["data"]["color"] == "yuv"
-    assert config["train"]["batch_size"] == DEFAULTS["train"]["batch_size"]
+    assert config.train.lr == 0.05
+    assert config.train.epochs == 3
+    assert config.model.hidden == (16, 8)
+    assert config.data.color == "yuv"
+    assert config.train.batch_size == TrainConfig().batch_size
 
 
 def test_int_is_accepted_for_float() -> None:
     config = load_config(None, ["train.lr=1"])
-    assert config["train"]["lr"] == 1.0 and isinstance(config["train"]["lr"], float)
+    assert config.train.lr == 1.0 and isinstance(config.train.lr, float)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +54,7 @@ def test_resolved_config_round_trips(tmp_path: Path) -> None:
     config = load_config(
         None, ["model.hidden=[5]", "data.color=rgb", 'augment.recording_repeats={"a b#2" = 2, lake = 3}']
     )
-    assert config["augment"]["recording_repeats"] == {"a b#2": 2, "lake": 3}
+    assert config.augment.recording_repeats == {"a b#2": 2, "lake": 3}
     path = tmp_path / "resolved.toml"
     path.write_text(to_toml(config))
     assert load_config(path) == config

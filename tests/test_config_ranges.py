@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
+from support import CONFIGS
 
-from drivenet.config import DEFAULTS, RANGES, load_config
+from drivenet.config import RunConfig, load_config
 from drivenet.errors import DrivenetError
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+DEFAULTS = RunConfig()
+SECTIONS = {f.name: getattr(DEFAULTS, f.name) for f in fields(DEFAULTS)}
+
+
+def rule(section: str, key: str) -> Any:
+    """The (check, words) rule written beside `section.key`."""
+    return {f.name: f for f in fields(SECTIONS[section])}[key].metadata["rule"]
 
 
 def test_every_key_has_a_range_and_every_range_a_key() -> None:
-    """A key added to DEFAULTS without a rule in RANGES fails here, so none can be forgotten."""
-    keys = {(section, key) for section, values in DEFAULTS.items() for key in values}
-    ruled = {(section, key) for section, rules in RANGES.items() for key in rules}
-    assert keys - ruled == set(), "keys without a range in drivenet.config.RANGES"
-    assert ruled - keys == set(), "ranges for keys that do not exist"
+    """A key added without `setting(default, rule)` fails here, so no range can be forgotten."""
+    keys = {(section, f.name) for section, values in SECTIONS.items() for f in fields(values)}
+    ruled = {(s, f.name) for s, values in SECTIONS.items() for f in fields(values) if "rule" in f.metadata}
+    assert keys - ruled == set(), "keys without a range in drivenet.config"
+    unbounded = {key for key in keys if rule(*key)[1] == "anything of its type"}
+    # only a switch, and the conv tables (each of their keys has its own rule), take any value of their type
+    assert unbounded == {("augment", "flip"), ("model", "mirror_average"), ("model", "conv")}
 
 
 def test_the_defaults_and_every_shipped_config_are_in_range() -> None:
-    for section, values in DEFAULTS.items():
-        for key, value in values.items():
-            ok, wanted = RANGES[section][key]
+    for section, values in SECTIONS.items():
+        for key, value in ((f.name, getattr(values, f.name)) for f in fields(values)):
+            ok, wanted = rule(section, key)
             assert ok(value), f"default {section}.{key} = {value!r} is not {wanted}"
     for path in sorted(CONFIGS.glob("*.toml")):
         load_config(path)
@@ -80,7 +91,7 @@ def test_the_named_choices_are_the_ones_the_code_knows() -> None:
     from drivenet.nn.layers import ACTIVATIONS, INITS
 
     def choices(section: str, key: str) -> set[str]:
-        ok = RANGES[section][key][0]
+        ok = rule(section, key)[0]
         candidates = {"auto", *FORMATS, *MODES, *ACTIVATIONS, *INITS, "center", "all", "softmax", "x"}
         return {c for c in candidates if ok(c)}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -46,7 +47,7 @@ def replay(
 ) -> None:
     """Let a model steer along a real recording: each step it sees the recorded frame warped to where
     its own steering has led the car; > 1 m off the recorded path is a takeover (NVIDIA's autonomy)."""
-    from drivenet.config import merge, parse_override
+    from drivenet.config import parse_override
     from drivenet.drive.replay import Replay, ReplayFilm, load_recorded_drive, plot_replay
     from drivenet.io import check_output_file
     from drivenet.model.checkpoint import load_model
@@ -68,9 +69,9 @@ def replay(
         if section != "camera":
             raise DrivenetError(f"--set {text}: replay takes camera.* overrides only")
         overrides.setdefault(section, {})[key] = value
-    config = merge(model.config, overrides, "--set")
-    data_cfg = {**config["data"], **({"format": fmt} if fmt is not None else {})}
-    drive = load_recorded_drive(recording, data_cfg, config["camera"], speed, fps)
+    config = model.config.updated(overrides, "--set")
+    data_cfg = config.data if fmt is None else replace(config.data, format=fmt)
+    drive = load_recorded_drive(recording, data_cfg, config.camera, speed, fps)
     loop = Replay(drive, max_offset, max_heading)
     film = ReplayFilm(loop) if gif is not None else None
     report = loop.run(model.driver(), film)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from drivenet.commands.roads import check_positive
+from drivenet.commands.options import check_positive
 from drivenet.errors import DrivenetError, cli_errors
 
 

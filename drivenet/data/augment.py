@@ -24,44 +24,11 @@ share the draw, so the change between them stays the car's own motion.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from drivenet.config import DEFAULTS
 from drivenet.data.split import runs
 from drivenet.errors import DrivenetError
-
-
-@dataclass(frozen=True)
-class AugmentSettings:
-    """The `[augment]` section, resolved once (see configs/default.toml for each key)."""
-
-    flip: bool = True
-    drop_zero_share: float = 0.0
-    zero_threshold: float = 0.02
-    shift_pixels: int = 0
-    shift_steering_per_pixel: float = 0.0
-    brightness: float = 0.0
-    smooth_window: int = 0
-    channel_brightness: float = 0.0
-    channel_contrast: float = 0.0
-    shadow: float = 0.0
-    shadow_darkness: float = 0.5
-    vertical_pixels: int = 0
-    recording_repeats: Mapping[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        check_window(self.smooth_window, "augment.smooth_window")
-
-    @classmethod
-    def from_config(cls, augment_cfg: Mapping[str, Any]) -> AugmentSettings:
-        """From an `[augment]` mapping; keys it lacks take their defaults, keys it does not know are left."""
-        values = {**DEFAULTS["augment"], **augment_cfg}
-        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
 def check_window(window: int, name: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from drivenet.config import DataConfig
 from drivenet.data.cache_check import check_cache_arrays
 from drivenet.data.decode import decode_all, progress_bar
 from drivenet.data.frames import COLUMNS, Problem, count_kinds, no_usable_frames, raise_first
@@ -214,7 +215,7 @@ def stack_caches(caches: Sequence[SteeringCache], names: Sequence[str | Path]) -
 
 
 def load_or_build(
-    source: str | Path | Sequence[str | Path], data_cfg: Mapping[str, Any], progress: bool = False
+    source: str | Path | Sequence[str | Path], data: DataConfig, progress: bool = False
 ) -> SteeringCache:
     """Load `.npz` caches (their stored transform wins) and read and preprocess recording folders in
     memory; several sources are stacked into one cache (see `stack_caches`)."""
@@ -223,12 +224,11 @@ def load_or_build(
     names: list[str | Path] = [path for path in sources if path.suffix == ".npz"]
     folders = [path for path in sources if path.suffix != ".npz"]
     if folders:
-        read = read_from_config(folders, data_cfg)
+        read = read_from_config(folders, data)
         if len(read.frames) == 0:
             raise no_usable_frames(folders, read.problems)
-        workers = int(data_cfg.get("workers", 2))
         cache, _ = build_cache(
-            read.frames, Preprocess.from_config(data_cfg), workers, progress=progress, problems=read.problems
+            read.frames, Preprocess.from_config(data), data.workers, progress=progress, problems=read.problems
         )
         caches.append(cache)
         names.append(", ".join(map(str, folders)))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from drivenet.config import AugmentConfig
 from drivenet.data import augment
 from drivenet.data.cache import SteeringCache
 from drivenet.data.odometry import driven_steps, stamp_in_name
@@ -85,8 +85,8 @@ def clip_batches(
 
 
 class SteeringDataset:
-    """The frames `indices` of `cache`, augmented as `augment_cfg` (an `[augment]` mapping or
-    `AugmentSettings`) says, as clips with the earlier frames `motion_gaps` back (none: single frames).
+    """The frames `indices` of `cache`, augmented as `settings` (`[augment]`) says, as clips with the
+    earlier frames `motion_gaps` back (none: single frames).
 
     With the split labels `part` (see `drivenet.data.split`), smoothed labels and clips are computed
     within each split's runs of consecutive frames, never across a split boundary.
@@ -96,7 +96,7 @@ class SteeringDataset:
         self,
         cache: SteeringCache,
         indices: Sequence[int] | np.ndarray,
-        augment_cfg: Mapping[str, Any] | augment.AugmentSettings,
+        settings: AugmentConfig,
         seed: int = 0,
         motion_gaps: Sequence[int] = (),
         part: np.ndarray | None = None,
@@ -105,11 +105,7 @@ class SteeringDataset:
         self.cache = cache
         self.views = views  # view synthesis (augment.shift_m / yaw_deg) with the data's camera, or None
         self.indices = np.asarray(indices, dtype=np.int64)
-        self.settings = (
-            augment_cfg
-            if isinstance(augment_cfg, augment.AugmentSettings)
-            else augment.AugmentSettings.from_config(augment_cfg)
-        )
+        self.settings = settings
         self.reseed(seed)
         self.repeats = recording_repeats(cache.frames, self.settings.recording_repeats)
         self.labels = augment.smooth_labels(cache.frames, self.settings.smooth_window, part)

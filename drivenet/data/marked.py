@@ -3,10 +3,10 @@ frames (drivenet's road camera, 320x160) cannot be told from the Udacity simulat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from drivenet.config import DataConfig
 from drivenet.data.readers.detect import find_recordings
 from drivenet.data.readers.finder import ReadOptions
 from drivenet.errors import DrivenetError
@@ -18,17 +18,17 @@ def marker_of(target: Path) -> tuple[str, CameraModel] | None:
     return read_marker(target if target.is_dir() else target.parent)
 
 
-def recorded_camera(sources: Sequence[Path], data_cfg: Mapping[str, Any]) -> CameraModel | None:
+def recorded_camera(sources: Sequence[Path], data: DataConfig) -> CameraModel | None:
     """The camera that every recording under `sources` names; None when none names one (caches, `.npz`,
     name none). Recordings naming different cameras, or some naming one and some not, are refused: one
     camera model warps all of them."""
-    options = ReadOptions(csv_image_column=str(data_cfg.get("csv_image_column", "image")))
+    options = ReadOptions(csv_image_column=data.csv_image_column)
     marks: dict[str, tuple[str, CameraModel] | None] = {}
     for source in sources:
         if source.suffix == ".npz":
             marks[str(source)] = None
             continue
-        for _, target in find_recordings(source, str(data_cfg.get("format", "auto")), options):
+        for _, target in find_recordings(source, data.format, options):
             marks[str(target)] = marker_of(target)
     cameras = {None if mark is None else mark[1] for mark in marks.values()}
     if len(cameras) > 1:

@@ -15,64 +15,22 @@ training one.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from drivenet.config import SplitConfig
 from drivenet.data.frames import sequences
 from drivenet.errors import DrivenetError
 
+if TYPE_CHECKING:
+    from drivenet.data.cache import SteeringCache
+
 TRAIN, VAL, TEST = 0, 1, 2
 PART_NAMES = {"train": TRAIN, "val": VAL, "test": TEST}
-
-
-@dataclass(frozen=True)
-class SplitSettings:
-    """The split keys of `[train]` (see configs/default.toml); a `block` of 0 means one block per
-    recording of the held-out share."""
-
-    val_fraction: float = 0.2
-    block: int = 200
-    seed: int = 0
-    val_recordings: tuple[str, ...] = ()
-    test_fraction: float = 0.0
-    test_recordings: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        rules = {
-            "val_fraction": (0 < self.val_fraction < 1, self.val_fraction, "between 0 and 1"),
-            "test_fraction": (0 <= self.test_fraction < 1, self.test_fraction, "at least 0 and below 1"),
-            "split_block": (self.block >= 0, self.block, "0 or more"),
-        }
-        for key, (ok, value, wanted) in rules.items():
-            if not ok:
-                raise DrivenetError(f"train.{key} = {value}: must be {wanted}")
-        if self.val_fraction + self.test_fraction >= 1 and not (self.val_recordings or self.test_recordings):
-            raise DrivenetError(
-                f"train.val_fraction = {self.val_fraction} and train.test_fraction = {self.test_fraction} "
-                "leave no frames to train on; make their sum below 1"
-            )
-        both = set(self.val_recordings) & set(self.test_recordings)
-        if both:
-            raise DrivenetError(
-                f"{', '.join(sorted(both))} in both train.val_recordings and train.test_recordings; "
-                "a recording can be in only one"
-            )
-
-    @classmethod
-    def from_config(cls, train_cfg: Mapping[str, Any]) -> SplitSettings:
-        """From a resolved `[train]` section."""
-        return cls(
-            val_fraction=float(train_cfg["val_fraction"]),
-            block=int(train_cfg["split_block"]),
-            seed=int(train_cfg["split_seed"]),
-            val_recordings=tuple(train_cfg["val_recordings"]),
-            test_fraction=float(train_cfg["test_fraction"]),
-            test_recordings=tuple(train_cfg["test_recordings"]),
-        )
 
 
 def pick_groups(groups: np.ndarray, target: float, rng: np.random.Generator) -> np.ndarray:
@@ -141,7 +99,7 @@ def recording_rows(frames: pd.DataFrame, names: Sequence[str], key: str) -> np.n
     return np.isin(recordings, list(names))
 
 
-def split_parts(frames: pd.DataFrame, settings: SplitSettings) -> np.ndarray:
+def split_parts(frames: pd.DataFrame, settings: SplitConfig) -> np.ndarray:
     """int8 (N,): TRAIN, VAL or TEST for each row of the frame table.
 
     Whole recordings `test_recordings` / `val_recordings` where named; then, among the other rows, blocks:
@@ -177,3 +135,33 @@ def runs(frames: pd.DataFrame, part: np.ndarray | None = None) -> list[np.ndarra
     for rows in sequences(frames):
         out += np.split(rows, np.flatnonzero(np.diff(part[rows])) + 1)
     return out
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """The split of a cache: `part` (TRAIN, VAL or TEST for every row), the training rows (all cameras),
+    and the validation and test rows (centre camera only, when there is one)."""
+
+    part: np.ndarray
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def rows(self, name: str) -> np.ndarray:
+        """The rows of the part called `name`: train, val or test."""
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+
+def split_frames(cache: SteeringCache, settings: SplitConfig) -> DataSplit:
+    """Training, validation and test rows of a cache, as `split_parts` draws them."""
+    part = split_parts(cache.frames, settings)
+    train = np.flatnonzero(part == TRAIN)
+    val, test = (cache.centre_rows(np.flatnonzero(part == which)) for which in (VAL, TEST))
+    wants_test = settings.test_fraction > 0 or settings.test_recordings
+    if len(train) == 0 or len(val) == 0 or (wants_test and len(test) == 0):
+        raise DrivenetError(
+            f"{len(cache.steering)} frames split into {len(train)} training, {len(val)} validation and "
+            f"{len(test)} test frames; record more frames or change train.val_fraction, "
+            "train.test_fraction or train.split_block"
+        )
+    return DataSplit(part, train, val, test)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from drivenet.config import DataConfig
 from drivenet.errors import DrivenetError
 
 MODES = {"gray": "L", "rgb": "RGB", "yuv": "YCbCr"}  # colour setting -> Pillow mode
@@ -44,9 +45,9 @@ class Preprocess:
             )
 
     @classmethod
-    def from_config(cls, data_cfg: Mapping[str, Any]) -> Preprocess:
-        """Build from a config's `[data]` section (other keys are ignored)."""
-        return cls.from_dict(data_cfg)
+    def from_config(cls, data: DataConfig) -> Preprocess:
+        """The preprocessing `[data]` asks for."""
+        return cls(data.crop_top, data.crop_bottom, data.width, data.height, data.color)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Preprocess:

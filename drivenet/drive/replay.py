@@ -15,22 +15,22 @@ checked for a takeover, so that a long step (a low frame rate) cannot lose the c
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
+from drivenet.config import CameraConfig, DataConfig
 from drivenet.data.marked import marker_of
 from drivenet.data.odometry import driven_steps, read_odometry
 from drivenet.data.readers import ReadOptions, read_from_config
 from drivenet.data.readers.detect import find_recordings
 from drivenet.drive.rendered import DriveReport
 from drivenet.errors import DrivenetError
-from drivenet.geometry.camera import MARKER, OVERRIDES, CameraModel, camera_for_frames, preset_name
+from drivenet.geometry.camera import MARKER, CameraModel, camera_for_frames, preset_name
 from drivenet.geometry.car import KAPPA_MAX, advance
 from drivenet.geometry.track import STEP, Pose, Track
 from drivenet.geometry.viewsynth import warp
@@ -135,21 +135,21 @@ def load_frame(path: str) -> np.ndarray:
 
 def load_recorded_drive(
     recording: Path,
-    data_cfg: Mapping[str, Any],
-    camera_cfg: Mapping[str, Any],
+    data: DataConfig,
+    camera_cfg: CameraConfig,
     speed: float | None = None,
     frame_rate: float | None = None,
 ) -> RecordedDrive:
     """Read one recording's centre frames, speeds and times (`speed` m/s and `frame_rate` Hz, when
     given, replace the log's); DrivenetError naming what is missing when its path cannot be rebuilt."""
-    options = ReadOptions(csv_image_column=data_cfg["csv_image_column"])
-    found = find_recordings(recording, str(data_cfg["format"]), options)
+    options = ReadOptions(csv_image_column=data.csv_image_column)
+    found = find_recordings(recording, data.format, options)
     if len(found) != 1:
         raise DrivenetError(
             f"{recording} holds {len(found)} recordings; replay drives one: pass one recording's folder"
         )
     fmt, target = found[0]
-    frames = read_from_config([recording], {**data_cfg, "cameras": "center"}).frames
+    frames = read_from_config([recording], replace(data, cameras="center")).frames
     frames = frames.sort_values("frame", kind="stable")
     if len(frames) < 2:
         raise DrivenetError(f"{recording}: {len(frames)} usable frames; replay needs at least 2")
@@ -159,7 +159,7 @@ def load_recorded_drive(
     marker = marker_of(target)
     camera = camera_for_frames(fmt, camera_cfg, size, marker[1] if marker else None)
     name = camera_label(fmt, camera_cfg, size, marker[0] if marker else None)
-    odometry = read_odometry(fmt, target, images, str(data_cfg["csv_image_column"]))
+    odometry = read_odometry(fmt, target, images, data.csv_image_column)
     if speed is None:
         if camera.speed_scale <= 0 or np.isnan(odometry.speed).all():
             raise DrivenetError(
@@ -181,14 +181,14 @@ def load_recorded_drive(
 
 
 def camera_label(
-    fmt: str, camera_cfg: Mapping[str, Any], frame_size: tuple[int, int], marked: str | None
+    fmt: str, camera_cfg: CameraConfig, frame_size: tuple[int, int], marked: str | None
 ) -> str:
     """Which camera model a recording got: `udacity`, `roads (camera.json)`, `... with [camera] overrides`."""
-    if marked is not None and str(camera_cfg.get("preset", "auto")) == "auto":
+    if marked is not None and camera_cfg.preset == "auto":
         label = f"{marked} ({MARKER})"
     else:
         label = preset_name(fmt, camera_cfg, frame_size)
-    changed = any(camera_cfg.get(key) for key in (*OVERRIDES, "horizon"))
+    changed = bool(camera_cfg.overrides()) or bool(camera_cfg.horizon)
     return label + (" with [camera] overrides" if changed else "")
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from drivenet.config import CameraConfig
 from drivenet.errors import DrivenetError
 from drivenet.io import write_json
 
@@ -145,12 +145,11 @@ PRESETS: dict[str, CameraModel] = {
 }
 ROADS = "roads"  # drivenet's renderer, its default Camera(): 320x160, horizontal fov 60°, 1.4 m, horizon 0.3
 PRESETS[ROADS] = from_horizontal_fov(320, 160, 60.0, 1.4, 0.3, side_offset=0.0, frame_rate=SYNTH_FRAME_RATE)
-# [camera] keys that override a preset field when non-zero
-OVERRIDES = ("width", "height", "fov_degrees", "mount_height", "side_offset", "wheel_degrees", "wheelbase")
+CAMERA_DEFAULTS = CameraConfig()  # no [camera] overrides
 
 
 def camera_for(
-    fmt: str, camera_cfg: Mapping[str, Any] | None = None, recorded: CameraModel | None = None
+    fmt: str, camera_cfg: CameraConfig = CAMERA_DEFAULTS, recorded: CameraModel | None = None
 ) -> CameraModel:
     """The camera of recording format `fmt` (udacity, donkey, sully or roads) with the `[camera]` overrides.
 
@@ -158,9 +157,8 @@ def camera_for(
     which wins over `fmt`; each non-zero key replaces the preset's value and `camera.horizon` (non-zero)
     sets the pitch.
     """
-    cfg = dict(camera_cfg or {})
-    name = preset_name(fmt, cfg, None)
-    if recorded is None or str(cfg.get("preset", "auto")) != "auto":
+    name = preset_name(fmt, camera_cfg, None)
+    if recorded is None or camera_cfg.preset != "auto":
         if name not in PRESETS:
             known = ", ".join(PRESETS)
             raise DrivenetError(
@@ -168,18 +166,16 @@ def camera_for(
                 "its values in [camera] to match your camera)"
             )
         recorded = PRESETS[name]
-    changes = {key: cfg[key] for key in OVERRIDES if cfg.get(key)}
-    camera = replace(recorded, **changes)
-    return camera.with_horizon(float(cfg["horizon"])) if cfg.get("horizon") else camera
+    camera = replace(recorded, **camera_cfg.overrides())
+    return camera.with_horizon(camera_cfg.horizon) if camera_cfg.horizon else camera
 
 
-def preset_name(fmt: str, camera_cfg: Mapping[str, Any] | None, frame_size: tuple[int, int] | None) -> str:
+def preset_name(fmt: str, camera_cfg: CameraConfig, frame_size: tuple[int, int] | None) -> str:
     """The preset a recording of format `fmt` gets: `camera.preset` unless auto, else the format's, where
     format auto (or csv) is told by the raw frame size (width, height): the preset of that size, if
     exactly one has it (`roads` and `udacity` share 320x160: a synth recording says so in its marker)."""
-    preset = str((camera_cfg or {}).get("preset", "auto"))
-    if preset != "auto":
-        return preset
+    if camera_cfg.preset != "auto":
+        return camera_cfg.preset
     if fmt not in ("auto", "csv") or frame_size is None:
         return fmt
     same = [
@@ -198,7 +194,7 @@ def preset_name(fmt: str, camera_cfg: Mapping[str, Any] | None, frame_size: tupl
 
 def camera_for_frames(
     fmt: str,
-    camera_cfg: Mapping[str, Any] | None,
+    camera_cfg: CameraConfig,
     frame_size: tuple[int, int] | None,
     recorded: CameraModel | None = None,
 ) -> CameraModel:
@@ -234,14 +230,3 @@ def read_marker(folder: Path) -> tuple[str, CameraModel] | None:
         raise DrivenetError(
             f"{path}: not a camera marker ({err}); delete it to use the format's camera, or rewrite it"
         ) from None
-
-
-def camera_from_config(
-    config: Mapping[str, Mapping[str, Any]],
-    frame_size: tuple[int, int] | None,
-    recorded: CameraModel | None = None,
-) -> CameraModel:
-    """The camera of a config (`data.format` and `[camera]`) for data whose raw frames are `frame_size`,
-    taken by `recorded` if the recordings name their camera."""
-    fmt = str(config["data"].get("format", "auto"))
-    return camera_for_frames(fmt, config.get("camera"), frame_size, recorded)

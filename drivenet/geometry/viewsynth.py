@@ -21,14 +21,13 @@ back onto the recorded path in a given time; `RecoveryViews` draws random moves 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from drivenet.geometry.camera import PRESETS, CameraModel, camera_from_config
+from drivenet.geometry.camera import PRESETS, CameraModel
 
 EPS = 1e-6
 
@@ -198,23 +197,6 @@ class RecoveryViews:
     yaw_deg: float = 0.0
     seconds: float = 2.0
     speed: float = 13.0
-
-    @classmethod
-    def from_config(
-        cls,
-        config: Mapping[str, Mapping[str, Any]],
-        frame_size: tuple[int, int] | None,
-        recorded: Callable[[], CameraModel | None] | None = None,
-    ) -> RecoveryViews | None:
-        """The settings of a config for data with raw frames of `frame_size`; None when both are 0.
-        `recorded()`, called only then, gives the camera the recordings name (`drivenet.data.marked`)."""
-        cfg = config["augment"]
-        shift, yaw = float(cfg.get("shift_m", 0.0)), float(cfg.get("yaw_deg", 0.0))
-        seconds, speed = float(cfg.get("recovery_seconds", 2.0)), float(cfg.get("recovery_speed", 13.0))
-        if shift == 0 and yaw == 0:
-            return None
-        camera = camera_from_config(config, frame_size, recorded() if recorded is not None else None)
-        return cls(camera, shift, yaw, seconds, speed)
 
     def apply(
         self,

@@ -73,7 +73,7 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         ) from None
     try:
         net.load_state_dict({k[len(NET_PREFIX) :]: v for k, v in arrays.items() if k.startswith(NET_PREFIX)})
-    except DrivenetError as err:
+    except ValueError as err:
         raise DrivenetError(f"{path}: {err}") from None
     model = SteeringModel(net, encoding, preprocess, {}, gaps)
     image = model.input_shape

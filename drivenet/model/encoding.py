@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from drivenet.config import ModelConfig
 from drivenet.errors import DrivenetError
 from drivenet.nn.losses import MSELoss, SoftmaxCrossEntropy
 
@@ -158,3 +159,13 @@ def encoding_from_spec(spec: dict[str, Any]) -> Encoding:
         return ENCODINGS[name](**args)
     except (TypeError, ValueError) as err:
         raise DrivenetError(f"invalid {name} encoding settings {args} ({err})") from None
+
+
+def encoding_for(model: ModelConfig, straight_band: float) -> Encoding:
+    """The steering encoding `model.encoding` names: scalar (output unit `scalar_output`), bump (`outputs`
+    units) or classes (straight within `straight_band`, turns of `class_magnitude`)."""
+    if model.encoding == "bump":
+        return BumpEncoding(units=model.outputs)
+    if model.encoding == "classes":
+        return ClassEncoding(straight_band, model.class_magnitude)
+    return ScalarEncoding(None if model.scalar_output == "linear" else "tanh")

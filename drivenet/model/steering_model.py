@@ -6,73 +6,19 @@ encoding (outputs -> steering), with the frame history a motion model reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from drivenet.config import DEFAULTS, Config, merge
+from drivenet.config import RunConfig
 from drivenet.data.dataset import clips
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
-from drivenet.model.encoding import BumpEncoding, ClassEncoding, Encoding, ScalarEncoding
+from drivenet.model.encoding import Encoding, encoding_for
 from drivenet.nn import Network
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """The `[model]` section, resolved once and checked (configs/default.toml gives each key)."""
-
-    conv: tuple[dict[str, Any], ...]
-    hidden: tuple[int, ...]
-    activation: str
-    encoding: str
-    scalar_output: str
-    outputs: int
-    class_magnitude: float
-    init: str
-    dtype: str
-    dropout: float
-    mirror_average: bool
-
-    @classmethod
-    def from_config(cls, model_cfg: Mapping[str, Any]) -> ModelSettings:
-        """From a resolved `[model]` section; a value no model can be built with is a one-line error."""
-        settings = cls(
-            **{f.name: model_cfg[f.name] for f in fields(cls) if f.name not in ("conv", "hidden")},
-            conv=tuple(dict(entry) for entry in model_cfg["conv"]),
-            hidden=tuple(int(units) for units in model_cfg["hidden"]),
-        )
-        if settings.dtype not in ("float32", "float64"):
-            raise DrivenetError(f"model.dtype = {settings.dtype!r}: expected float32 or float64")
-        if any(units < 1 for units in settings.hidden):
-            raise DrivenetError(
-                f"model.hidden = {list(settings.hidden)}: every layer needs at least one unit"
-            )
-        return settings
-
-    def steering_encoding(self, straight_band: float) -> Encoding:
-        """The steering encoding named by `encoding`: scalar (output unit `scalar_output`), bump (`outputs`
-        units) or classes (straight below `straight_band`, turns of `class_magnitude`)."""
-        if self.encoding == "scalar":
-            if self.scalar_output not in ("tanh", "linear"):
-                raise DrivenetError(f"model.scalar_output = {self.scalar_output!r}: expected tanh or linear")
-            return ScalarEncoding(None if self.scalar_output == "linear" else "tanh")
-        if self.encoding == "bump":
-            try:
-                return BumpEncoding(units=self.outputs)
-            except ValueError as err:
-                raise DrivenetError(f"model.outputs = {self.outputs}: {err}") from None
-        if self.encoding == "classes":
-            try:
-                return ClassEncoding(straight_band, self.class_magnitude)
-            except ValueError:
-                raise DrivenetError(
-                    f"model.class_magnitude = {self.class_magnitude}: must be above 0 and at most 1"
-                ) from None
-        raise DrivenetError(f"model.encoding = {self.encoding!r}: expected scalar, bump or classes")
 
 
 @dataclass
@@ -90,6 +36,7 @@ class SteeringModel:
     preprocess: Preprocess
     meta: dict[str, Any] = field(default_factory=dict)
     motion_gaps: tuple[int, ...] = ()
+    _config: tuple[Any, RunConfig] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -109,29 +56,32 @@ class SteeringModel:
         return len(self.net.input_shape) == 3
 
     @classmethod
-    def build(cls, config: Config, preprocess: Preprocess) -> SteeringModel:
-        """A freshly initialised model from `[model]` (seed from `[train]`): the convolutions `model.conv`
-        on (H, W, (1 + m) * C) images, or none on the flat H*W*(1 + m)*C inputs, then the hidden layers."""
-        settings = ModelSettings.from_config(config["model"])
-        gaps = tuple(config["data"]["motion_gaps"])
-        if any(gap < 1 for gap in gaps):
-            raise DrivenetError(f"data.motion_gaps = {list(gaps)}: each gap must be at least 1 frame")
-        encoding = settings.steering_encoding(config["evaluate"]["straight_band"])
+    def build(cls, config: RunConfig, preprocess: Preprocess) -> SteeringModel:
+        """A freshly initialised model: the network of `[model]` (seed `train.seed`) on clips of the
+        frames `data.motion_gaps` back, the convolutions `model.conv` on (H, W, (1 + m) * C) images, or
+        none on the flat H*W*(1 + m)*C inputs, then the hidden layers; `config` is kept in `meta`."""
+        model, gaps = config.model, config.data.motion_gaps
+        encoding = encoding_for(model, config.evaluate.straight_band)
         height, width, channels = preprocess.shape
         image = (height, width, channels * (1 + len(gaps)))
-        net = Network.build(
-            image if settings.conv else (int(np.prod(image)),),
-            conv=settings.conv,
-            hidden=settings.hidden,
-            outputs=encoding.n_outputs,
-            activation=settings.activation,
-            output_activation=encoding.output_activation,
-            init=settings.init,
-            dtype=np.dtype(settings.dtype),
-            seed=config["train"]["seed"],
-            dropout=settings.dropout,
-        )
-        return cls(net, encoding, preprocess, {"config": config, "epoch": 0}, gaps)
+        try:
+            net = Network.build(
+                image if model.conv else (int(np.prod(image)),),
+                conv=[asdict(layer) for layer in model.conv],
+                hidden=model.hidden,
+                outputs=encoding.n_outputs,
+                activation=model.activation,
+                output_activation=encoding.output_activation,
+                init=model.init,
+                dtype=np.dtype(model.dtype),
+                seed=config.train.seed,
+                dropout=model.dropout,
+            )
+        except ValueError as err:  # the checked config leaves one cause: layers that shrink the image away
+            raise DrivenetError(
+                f"{err} (model.conv); use fewer or smaller layers or pools, or larger images"
+            ) from None
+        return cls(net, encoding, preprocess, {"config": config.to_dict(), "epoch": 0}, gaps)
 
     # ---- inference -------------------------------------------------------------------------------
 
@@ -172,7 +122,7 @@ class SteeringModel:
     @property
     def mirror_average(self) -> bool:
         """`model.mirror_average` of the run's config: steering made left/right-consistent."""
-        return bool(self.meta.get("config", {}).get("model", {}).get("mirror_average", False))
+        return self.config.model.mirror_average
 
     def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(raw output activations, steering float32 (N,) in [-1, 1]) for preprocessed clips.
@@ -212,9 +162,12 @@ class SteeringModel:
         return steer
 
     @property
-    def config(self) -> Config:
+    def config(self) -> RunConfig:
         """The run's resolved config, completed with today's defaults for keys it predates."""
-        return merge(DEFAULTS, self.meta.get("config", {}), "the model's saved config")
+        saved = self.meta.get("config", {})
+        if self._config is None or self._config[0] is not saved:  # parsed once per saved config
+            self._config = (saved, RunConfig.from_dict(saved, "the model's saved config"))
+        return self._config[1]
 
     def check_images(self, preprocess: Preprocess, source: str | Path) -> None:
         """Refuse images preprocessed with other settings than this model was trained on."""

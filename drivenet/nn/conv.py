@@ -17,7 +17,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from numpy.typing import DTypeLike
 
-from drivenet.errors import DrivenetError
 from drivenet.nn.layers import Layer, Parameter, init_weight
 
 PADDINGS = ("valid", "same")
@@ -61,11 +60,11 @@ class Conv2D(Layer):
     ) -> None:
         super().__init__()
         if padding not in PADDINGS:
-            raise DrivenetError(f"unknown padding {padding!r} (model.conv); use one of {', '.join(PADDINGS)}")
+            raise ValueError(f"unknown padding {padding!r}; use one of {', '.join(PADDINGS)}")
         if min(channels, filters, kernel, stride) < 1:
-            raise DrivenetError(
-                f"convolution with {channels} channels, {filters} filters, kernel {kernel}, stride {stride} "
-                "(model.conv): each must be at least 1"
+            raise ValueError(
+                f"convolution with {channels} channels, {filters} filters, kernel {kernel}, stride {stride}: "
+                "each must be at least 1"
             )
         rng = rng if rng is not None else np.random.default_rng()
         self.stride, self.padding, self.init = stride, padding, init
@@ -86,15 +85,19 @@ class Conv2D(Layer):
     def filters(self) -> int:
         return self.weight.value.shape[3]
 
-    def output_shape(self, height: int, width: int) -> tuple[int, int, int]:
-        """(Ho, Wo, F) for an input of height x width pixels."""
-        ho = conv_output_size(height, self.kernel, self.stride, self.padding)[0]
-        wo = conv_output_size(width, self.kernel, self.stride, self.padding)[0]
-        if min(ho, wo) < 1:
-            raise DrivenetError(
-                f"a {self.kernel}x{self.kernel} convolution does not fit a {height}x{width} input "
-                "(model.conv); use fewer or smaller layers, or larger images"
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(Ho, Wo, F) for inputs of shape (H, W, C) with C = `channels`."""
+        if len(input_shape) != 3 or input_shape[2] != self.channels:
+            raise ValueError(
+                f"a convolution of {self.channels} channels takes (height, width, {self.channels}) inputs, "
+                f"not shape {input_shape}"
             )
+        height, width, _ = input_shape
+        k = self.kernel
+        ho = conv_output_size(height, k, self.stride, self.padding)[0]
+        wo = conv_output_size(width, k, self.stride, self.padding)[0]
+        if min(ho, wo) < 1:
+            raise ValueError(f"a {k}x{k} convolution does not fit a {height}x{width} input")
         return ho, wo, self.filters
 
     def _padded(self, x: np.ndarray) -> np.ndarray:
@@ -114,8 +117,8 @@ class Conv2D(Layer):
         return padded
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        n, h, w, _ = x.shape
-        ho, wo, f = self.output_shape(h, w)
+        n = len(x)
+        ho, wo, f = self.output_shape(x.shape[1:])
         k, s, c = self.kernel, self.stride, self.channels
         padded = self._padded(x)
         sn, sh, sw, sc = padded.strides
@@ -197,16 +200,17 @@ class MaxPool2D(Layer):
     def __init__(self, size: int) -> None:
         super().__init__()
         if size < 1:
-            raise DrivenetError(f"pool size {size} (model.conv): expected at least 1")
+            raise ValueError(f"pool size {size}: expected at least 1")
         self.size = size
 
-    def output_shape(self, height: int, width: int, channels: int) -> tuple[int, int, int]:
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(H // size, W // size, C) for inputs of shape (H, W, C)."""
+        if len(input_shape) != 3:
+            raise ValueError(f"a pool takes (height, width, channels) inputs, not shape {input_shape}")
+        height, width, channels = input_shape
         ho, wo = height // self.size, width // self.size
         if min(ho, wo) < 1:
-            raise DrivenetError(
-                f"a {self.size}x{self.size} pool does not fit a {height}x{width} input (model.conv); "
-                "use a smaller pool"
-            )
+            raise ValueError(f"a {self.size}x{self.size} pool does not fit a {height}x{width} input")
         return ho, wo, channels
 
     def _window(self, array: np.ndarray, offset: int, ho: int, wo: int) -> np.ndarray:
@@ -216,8 +220,8 @@ class MaxPool2D(Layer):
         return array[:, a : a + p * ho : p, b : b + p * wo : p]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        n, h, w, c = x.shape
-        ho, wo, _ = self.output_shape(h, w, c)
+        n = len(x)
+        ho, wo, c = self.output_shape(x.shape[1:])
         y = self._buffer("y", (n, ho, wo, c), x.dtype)
         argmax = self._buffer("argmax", (n, ho, wo, c), np.dtype(np.uint16))
         better = self._buffer("better", (n, ho, wo, c), np.dtype(bool))
@@ -231,7 +235,9 @@ class MaxPool2D(Layer):
         self._x_shape = x.shape
         return y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
         argmax, here = self._buffers["argmax"], self._buffers["better"]
         grad_in = self._buffer("grad_in", self._x_shape, grad_out.dtype)
         grad_in.fill(0)
@@ -248,9 +254,15 @@ class MaxPool2D(Layer):
 class Flatten(Layer):
     """(N, H, W, C) -> (N, H*W*C) in NHWC order (channels vary fastest).  backward: reshape g back."""
 
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(H*W*C,): one axis of the product of the sizes, whatever the input's shape."""
+        return (int(np.prod(input_shape)),)
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._x_shape = x.shape
         return x.reshape(len(x), -1)
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
         return grad_out.reshape(self._x_shape)

@@ -1,10 +1,13 @@
-"""Layers: each has `forward(x)` and its hand-written `backward(grad_out) -> grad_in` side by side.
+"""Layers, each with its forward and its hand-written backward side by side.
 
-Dense takes (batch, features); the activations and Dropout take any shape (the image layers are in
-`drivenet.nn.conv`). A layer keeps from its last forward what its backward needs, so call
-forward then backward on the same batch. For speed every layer writes into arrays it keeps between
-calls (made anew only when the batch shape changes): the array a layer returns is overwritten by its
-next call, so copy it if you want to keep it (`MLP.forward` does that for you).
+Every layer has the same interface: `forward(x)`; `backward(grad_out, input_grad=True)`, which fills
+the layer's parameter gradients and returns dL/dx, or None when `input_grad` is False; and
+`output_shape(shape)`, the shape of one example after the layer. Dense takes (batch, features); the
+activations and Dropout take any shape (the image layers are in `drivenet.nn.conv`). A layer keeps
+from its last forward what its backward needs, so call forward then backward on the same batch. For
+speed every layer writes into arrays it keeps between calls (made anew only when the batch shape
+changes): the array a layer returns is overwritten by its next call, so copy it if you want to keep
+it (`MLP.forward` does that for you).
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
-
-from drivenet.errors import DrivenetError
 
 INITS = ("xavier", "he")
 
@@ -42,8 +43,15 @@ class Layer:
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Given g = dL/dy of the last forward, fill the parameters' `.grad` (overwriting them); return
+        dL/dx, or None when `input_grad` is False."""
         raise NotImplementedError
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of one example after this layer (ValueError if it does not fit `input_shape`);
+        unchanged here, as for the elementwise layers (activations, dropout)."""
+        return input_shape
 
     def parameters(self) -> list[Parameter]:
         return []
@@ -76,7 +84,7 @@ def init_weight(
         return rng.uniform(-limit, limit, size=size)
     if init == "he":
         return rng.normal(0.0, np.sqrt(2.0 / n_in), size=size)
-    raise DrivenetError(f"unknown init {init!r} (model.init); use one of {', '.join(INITS)}")
+    raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)}")
 
 
 class Dense(Layer):
@@ -107,6 +115,12 @@ class Dense(Layer):
     @property
     def n_out(self) -> int:
         return self.weight.value.shape[1]
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(n_out,), for inputs of shape (n_in,)."""
+        if input_shape != (self.n_in,):
+            raise ValueError(f"a dense layer takes {self.n_in} inputs, not shape {input_shape}")
+        return (self.n_out,)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._x = x
@@ -150,7 +164,9 @@ class Sigmoid(Layer):
         self._s = s
         return s
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
         s = self._s
         grad_in = self._buffer("grad_in", s.shape, s.dtype)
         np.subtract(1.0, s, out=grad_in)
@@ -166,7 +182,9 @@ class Tanh(Layer):
         self._y = np.tanh(x, out=self._buffer("y", x.shape, x.dtype))
         return self._y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
         y = self._y
         grad_in = self._buffer("grad_in", y.shape, y.dtype)
         np.multiply(y, y, out=grad_in)
@@ -182,7 +200,9 @@ class ReLU(Layer):
         self._y = np.maximum(x, 0.0, out=self._buffer("y", x.shape, x.dtype))
         return self._y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
         grad_in = self._buffer("grad_in", self._y.shape, self._y.dtype)
         return np.multiply(grad_out, self._y > 0, out=grad_in)
 
@@ -200,7 +220,9 @@ class ELU(Layer):
         self._y = np.maximum(x, y, out=y)
         return y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
         grad_in = np.add(self._y, 1.0, out=self._buffer("grad_in", self._y.shape, self._y.dtype))
         np.minimum(grad_in, 1.0, out=grad_in)
         grad_in *= grad_out
@@ -214,7 +236,7 @@ def make_activation(name: str) -> Layer:
     """The activation layer called `name` (sigmoid, tanh, relu or elu)."""
     if name not in ACTIVATIONS:
         known = ", ".join(ACTIVATIONS)
-        raise DrivenetError(f"unknown activation {name!r} (model.activation); use one of {known}")
+        raise ValueError(f"unknown activation {name!r}; use one of {known}")
     return ACTIVATIONS[name]()
 
 
@@ -229,7 +251,7 @@ class Dropout(Layer):
     def __init__(self, rate: float, rng: np.random.Generator | None = None) -> None:
         super().__init__()
         if not 0.0 <= rate < 1.0:
-            raise DrivenetError(f"dropout rate {rate} (model.dropout): expected 0 <= rate < 1")
+            raise ValueError(f"dropout rate {rate}: expected 0 <= rate < 1")
         self.rate = rate
         self.rng = rng if rng is not None else np.random.default_rng()
         self._mask: np.ndarray | None = None
@@ -245,7 +267,9 @@ class Dropout(Layer):
         self._mask = mask
         return np.multiply(x, mask, out=self._buffer("y", x.shape, x.dtype))
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
         if self._mask is None:
             return grad_out
         return np.multiply(grad_out, self._mask, out=self._buffer("grad_in", grad_out.shape, grad_out.dtype))

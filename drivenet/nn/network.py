@@ -7,12 +7,11 @@ pooling, flatten, dense, activations, dropout) on batches of shape (B, *input_sh
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from drivenet.errors import DrivenetError
 from drivenet.nn.conv import Conv2D, Flatten, MaxPool2D
 from drivenet.nn.layers import Dense, Dropout, Layer, Parameter, make_activation
 
@@ -76,27 +75,27 @@ class Network:
                 or "kernel" not in entry
                 or not all(isinstance(number, int) and not isinstance(number, bool) for number in numbers)
             ):
-                raise DrivenetError(
-                    f"model.conv[{i}] = {dict(entry)}: expected whole numbers filters, kernel and optionally "
+                raise ValueError(
+                    f"convolution {i} {dict(entry)}: expected whole numbers filters, kernel and optionally "
                     "stride, pool, and padding"
                 )
             if len(shape) != 3:
-                raise DrivenetError(f"convolutions need (height, width, channels) inputs, got {list(shape)}")
+                raise ValueError(f"convolutions need (height, width, channels) inputs, got {list(shape)}")
             layer = Conv2D(
                 shape[2], entry["filters"], entry["kernel"], entry.get("stride", 1),
                 entry.get("padding", "valid"), init=init, dtype=dtype, rng=rng,
             )  # fmt: skip
-            shape = layer.output_shape(shape[0], shape[1])
+            shape = layer.output_shape(shape)
             layers += [layer, make_activation(activation)]
             if entry.get("pool", 0):
                 pool = MaxPool2D(entry["pool"])
-                shape = pool.output_shape(*shape)
+                shape = pool.output_shape(shape)
                 layers.append(pool)
         if len(shape) > 1:
             layers.append(Flatten())
         sizes = [int(np.prod(shape)), *hidden, outputs]
         if min(sizes) < 1:
-            raise DrivenetError(f"dense layer sizes {sizes} (model.hidden): each needs at least one unit")
+            raise ValueError(f"dense layer sizes {sizes}: each needs at least one unit")
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Dense(n_in, n_out, init=init, dtype=dtype, rng=rng))
             if i < len(sizes) - 2:
@@ -162,12 +161,9 @@ class Network:
         """
         grad = np.asarray(grad_out, dtype=self.dtype)
         first = 0 if input_grad else self._first_trainable
-        for i in range(len(self.layers) - 1, first, -1):
-            grad = self.layers[i].backward(grad)
-        if input_grad:
-            return self.layers[0].backward(grad)
-        self.layers[first].backward(grad, input_grad=False)  # type: ignore[call-arg]
-        return None
+        for layer in self.layers[:first:-1]:  # the last layer down to the one after `first`
+            grad = cast(np.ndarray, layer.backward(grad))  # input_grad=True: always an array
+        return self.layers[first].backward(grad, input_grad)
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]
@@ -195,21 +191,10 @@ class Network:
         """
         shapes = [self.input_shape]
         for k, layer in enumerate(self.layers):
-            shape = shapes[-1]
-            images = len(shape) == 3 and (not isinstance(layer, Conv2D) or shape[2] == layer.channels)
-            if isinstance(layer, Conv2D | MaxPool2D) and not images:
-                raise ValueError(f"layer {k} ({layer.spec()['kind']}) does not fit inputs of shape {shape}")
-            if isinstance(layer, Dense) and shape != (layer.n_in,):
-                raise ValueError(f"layer {k} (dense) takes {layer.n_in} inputs, not shape {shape}")
-            if isinstance(layer, Conv2D):
-                shape = layer.output_shape(shape[0], shape[1])
-            elif isinstance(layer, MaxPool2D):
-                shape = layer.output_shape(*shape)
-            elif isinstance(layer, Flatten):
-                shape = (int(np.prod(shape)),)
-            elif isinstance(layer, Dense):
-                shape = (layer.n_out,)
-            shapes.append(shape)
+            try:
+                shapes.append(layer.output_shape(shapes[-1]))
+            except ValueError as err:
+                raise ValueError(f"layer {k}: {err}") from None
         return shapes
 
     def patch_bytes(self) -> int:
@@ -238,7 +223,7 @@ class Network:
                 return MLP(layers)
             return cls(layers, spec["input_shape"])
         except (KeyError, TypeError, ValueError) as err:
-            raise DrivenetError(f"invalid network spec {spec!r} ({err}); re-create the model file") from None
+            raise ValueError(f"invalid network spec {spec!r} ({err})") from None
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the parameter values by name."""
@@ -250,14 +235,14 @@ class Network:
         missing = sorted(set(params) - set(state))
         unexpected = sorted(set(state) - set(params))
         if missing or unexpected:
-            raise DrivenetError(
+            raise ValueError(
                 f"weights do not fit this network: missing {missing}, unexpected {unexpected}; "
                 "load them into the architecture they were saved from"
             )
         for name, p in params.items():
             value = np.asarray(state[name])
             if value.shape != p.value.shape:
-                raise DrivenetError(
+                raise ValueError(
                     f"parameter {name}: saved shape {value.shape} does not match the network's "
                     f"{p.value.shape}; load them into the architecture they were saved from"
                 )

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from drivenet.errors import DrivenetError
 from drivenet.nn.layers import Parameter
 
 
@@ -52,9 +51,10 @@ class Optimizer:
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy a `state_dict` into this optimizer in place; ValueError when its names or shapes differ."""
         expected = set(self.state_dict())
         if set(state) != expected:
-            raise DrivenetError(
+            raise ValueError(
                 f"optimizer state does not fit: missing {sorted(expected - set(state))}, "
                 f"unexpected {sorted(set(state) - expected)}; resume with the optimizer it was saved from"
             )
@@ -62,7 +62,7 @@ class Optimizer:
             for p, a in zip(self.params, arrays, strict=True):
                 saved = np.asarray(state[f"{name}.{p.name}"])
                 if saved.shape != a.shape:
-                    raise DrivenetError(
+                    raise ValueError(
                         f"optimizer state {name}.{p.name}: saved shape {saved.shape} does not match {a.shape}"
                     )
                 np.copyto(a, saved, casting="unsafe")

@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from drivenet.errors import DrivenetError
 from drivenet.io import save_figure
 from drivenet.model.steering_model import SteeringModel
-from drivenet.training.trainer import read_history
+from drivenet.training.run_folder import read_history
 
 MAX_UNITS = 100  # hidden units (or first-layer filters) drawn by plot_weights
 # the linear part of RGB -> YCbCr (JPEG, Pillow): yuv = RGB_TO_YUV @ rgb, up to an offset

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from drivenet.config import DataConfig
 from drivenet.data.readers import IMAGE_SUFFIXES, ReadOptions, read_from_config
 from drivenet.data.readers.detect import detect_folder
 from drivenet.data.readers.finder import scan_folder
@@ -52,7 +53,7 @@ def folder_samples(folder: Path) -> list[Sample]:
     return [Sample(folder / n, refused=refused.get(n)) for n in sorted(names, key=natural_key)]
 
 
-def collect_samples(paths: Sequence[str | Path], data_cfg: dict[str, Any]) -> list[Sample]:
+def collect_samples(paths: Sequence[str | Path], data: DataConfig) -> list[Sample]:
     """Image files as given; a folder's images, or a recording folder's centre frames with their labels."""
     samples: list[Sample] = []
     for path in map(Path, paths):
@@ -63,7 +64,7 @@ def collect_samples(paths: Sequence[str | Path], data_cfg: dict[str, Any]) -> li
             if images and detect_folder(path, ReadOptions()) is None:
                 samples += images
                 continue
-            frames = read_from_config([path], {**data_cfg, "cameras": "center"}).frames
+            frames = read_from_config([path], replace(data, cameras="center")).frames
             labelled = zip(frames["path"], frames["steering"], strict=True)
             samples += [Sample(Path(p), float(s)) for p, s in labelled]
         elif path.exists():

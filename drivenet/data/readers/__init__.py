@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from drivenet.config import DataConfig
 from drivenet.data.frames import ReadResult, combine, raise_first
 from drivenet.data.readers.detect import FORMATS, find_recordings
 from drivenet.data.readers.donkey import read_donkey
@@ -98,19 +98,18 @@ def refuse_shared_frames(frames: pd.DataFrame) -> None:
         )
 
 
-def read_from_config(
-    paths: Sequence[Path | str], data_config: Mapping[str, Any], strict: bool = False
-) -> ReadResult:
-    """`read_recordings` with the settings of a config's `[data]` section."""
-    keys = (
-        "format",
-        "cameras",
-        "side_correction",
-        "wheel_degrees_per_unit",
-        "csv_image_column",
-        "csv_steering_column",
+def read_from_config(paths: Sequence[Path | str], data: DataConfig, strict: bool = False) -> ReadResult:
+    """`read_recordings` with the reader settings of `[data]`."""
+    return read_recordings(
+        paths,
+        format=data.format,
+        cameras=data.cameras,
+        side_correction=data.side_correction,
+        wheel_degrees_per_unit=data.wheel_degrees_per_unit,
+        csv_image_column=data.csv_image_column,
+        csv_steering_column=data.csv_steering_column,
+        strict=strict,
     )
-    return read_recordings(paths, **{k: data_config[k] for k in keys if k in data_config}, strict=strict)
 
 
 __all__ = ["FORMATS", "IMAGE_SUFFIXES", "READERS", "ReadOptions", "read_from_config", "read_recordings"]

@@ -1,0 +1,63 @@
+"""Command `predict`: steering and direction for each raw camera image, optionally drawn on the frames."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from drivenet.errors import cli_errors
+
+SPARK = " ▁▂▃▄▅▆▇█"
+
+
+def predict(
+    model: Annotated[Path, typer.Argument(help="A model checkpoint (best.npz or last.npz of a run).")],
+    images: Annotated[list[Path], typer.Argument(help="Image files, image folders or recording folders.")],
+    overlay: Annotated[
+        Path | None, typer.Option("--overlay", help="Folder for each frame with its steering drawn on it.")
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON list of results.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty --overlay folder.")] = False,
+) -> None:
+    """Steering and direction for each raw camera image (the model's own preprocessing is applied)."""
+    from drivenet.io import prepare_output_dir
+    from drivenet.model.checkpoint import load_model
+    from drivenet.training.predict import collect_samples, predict_samples
+
+    steering_model = load_model(model)
+    run_cfg = steering_model.config
+    samples = collect_samples(images, run_cfg.data)
+    if overlay is not None:
+        prepare_output_dir(overlay, force, inputs=[model, *images])
+    skipped: list[tuple[Path, str]] = []
+    results = predict_samples(steering_model, samples, overlay, run_cfg.evaluate.straight_band, skipped)
+    if json_:
+        typer.echo(json.dumps(list(results), indent=2))
+    else:
+        _print_predictions(results)
+    if skipped:
+        path, reason = skipped[0]
+        typer.echo(f"skipped {len(skipped)} unreadable image(s); first: {path}: {reason}", err=True)
+    if overlay is not None and not json_:
+        typer.echo(f"overlays in {overlay}")
+
+
+def _print_predictions(results: Iterable[dict[str, Any]]) -> None:
+    for r in results:
+        line = f"{r['path']}  {r['steering']:+.4f}  {r['direction']}"
+        if "true" in r:
+            line += f"  (true {r['true']:+.4f})"
+        if "activations" in r:
+            line += "  " + "".join(
+                SPARK[min(int(a * (len(SPARK) - 1) + 0.5), len(SPARK) - 1)] for a in r["activations"]
+            )
+        typer.echo(line)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `predict` to the CLI."""
+    app.command()(cli_errors(predict))
