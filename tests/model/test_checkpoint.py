@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from support.tiny import road_frame, tiny_config
 
+from drivenet.config import AugmentConfig
 from drivenet.data import Preprocess
 from drivenet.errors import DrivenetError
 from drivenet.io import load_npz, save_npz
@@ -128,3 +129,22 @@ def test_the_driver_steers_a_stream_as_steer_frames_does_a_sequence():
 def test_a_model_section_no_network_can_be_built_from_is_named(override, message):
     with pytest.raises(DrivenetError, match=re.escape(message)):
         tiny_config(override)
+
+
+def test_an_older_checkpoint_config_loads_with_todays_defaults_for_missing_keys(tmp_path):
+    config = tiny_config("model.conv=[{filters = 2, kernel = 3}]", "model.hidden=[4]")
+    model = SteeringModel.build(config, Preprocess.from_config(config.data))
+    path = save_model(model, tmp_path / "m.npz")
+    arrays, meta = load_npz(path)
+    del meta["config"]["augment"]  # a section and keys added after the model was saved
+    del meta["config"]["model"]["mirror_average"]
+    for table in meta["config"]["model"]["conv"]:
+        del table["stride"], table["padding"], table["pool"]  # written as a user would, optional keys left
+    save_npz(tmp_path / "old.npz", arrays, meta)
+    loaded = load_model(tmp_path / "old.npz").config
+    assert loaded.augment == AugmentConfig() and loaded.model == config.model  # the tiny config sets flip
+    assert loaded.model.conv[0].stride == 1 and loaded.model.conv[0].padding == "valid"
+    meta["config"]["train"]["lr"] = "fast"
+    save_npz(tmp_path / "bad.npz", arrays, meta)
+    with pytest.raises(DrivenetError, match="the model's saved config: train.lr: expected float"):
+        _ = load_model(tmp_path / "bad.npz").config

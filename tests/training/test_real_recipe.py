@@ -22,9 +22,9 @@ from drivenet.training.trainer import train_run
 FRAMES = 2500  # the first 2500 centre frames: a few laps of track 1
 EPOCHS = 12  # of the recipe's 80, to train within seconds
 # Measured on this slice's test split (500 frames): RMSE 0.58 x predict-zero, turn sign 0.95, correlation
-# 0.83 (the README's full-recording figures: 0.56, 0.98, 0.82). The tolerance below, about 0.12 on each,
-# leaves room for other machines' floating point and small changes to the recipe, not for a model that
-# stopped learning from motion (the single-frame model scores 0.81, 0.88, 0.56 on the full recording).
+# 0.83 (the full-recording figures in docs/results.md: 0.56, 0.98, 0.82). The tolerance below, about 0.12
+# on each, leaves room for other machines' floating point and small changes to the recipe, not for a model
+# that stopped learning from motion (the single-frame model scores 0.81, 0.88, 0.56 on the full recording).
 MAX_RMSE_VS_ZERO = 0.70
 MIN_TURN_SIGN = 0.85
 MIN_CORRELATION = 0.70
