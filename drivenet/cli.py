@@ -15,6 +15,7 @@ from drivenet.commands import (
     drive,
     evaluate,
     gradcheck,
+    gym,
     inspect,
     plot,
     predict,
@@ -53,6 +54,7 @@ for module in (  # in this order in `drivenet --help`
     demo,
     replay,
     serve,
+    gym,
 ):
     module.register(app)
 
