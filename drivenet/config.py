@@ -63,6 +63,7 @@ REPEATS: Rule = (
 WINDOW: Rule = (lambda v: v >= 0 and (v <= 1 or v % 2 == 1), "0 (off) or an odd number of frames")
 FORMATS = ("auto", "udacity", "donkey", "sully", "csv")
 PRESETS = ("auto", "udacity", "donkey", "sully", "roads")
+RETIRED = frozenset({"train.weight_average"})  # keys of older saved configs that drivenet no longer reads
 
 
 def setting(default: Any, rule: Rule = ANY, example: Any = None) -> Any:
@@ -90,8 +91,15 @@ class DataConfig:
     height: int = setting(30, between(1, 4096))
     color: str = setting("gray", one_of("gray", "rgb", "yuv"))
     motion_gaps: tuple[int, ...] = setting((), each(between(1, 1000)))  # frames back whose difference joins
-    workers: int = setting(2, between(1, 256))
+    workers: int = setting(2, between(1))  # processes that decode images
 
+    def check(self) -> None:
+        """The rule that joins two keys (checked once the whole config is read, so in any order)."""
+        if self.crop_top + self.crop_bottom >= 0.95:
+            raise DrivenetError(
+                f"data.crop_top = {self.crop_top} and data.crop_bottom = {self.crop_bottom} leave less than "
+                "5% of the rows; make their sum below 0.95"
+            )
 
 
 @dataclass(frozen=True)
@@ -124,20 +132,9 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class SplitConfig:
-    """The split keys of `[train]`: held-out blocks or recordings for validation and test."""
-
-    val_fraction: float = 0.2
-    block: int = 200  # frames per contiguous block (0: one block per recording of the held-out share)
-    seed: int = 0
-    val_recordings: tuple[str, ...] = ()
-    test_fraction: float = 0.0
-    test_recordings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class TrainConfig:
-    """`[train]`: the optimisation, its schedule, early stopping and the split (`split`)."""
+    """`[train]`: the optimisation, its schedule, early stopping and the split (the `val_*`, `test_*` and
+    `split_*` keys, which `drivenet.data.split` reads)."""
 
     epochs: int = setting(30, between(1))
     batch_size: int = setting(64, between(1))
@@ -155,7 +152,8 @@ class TrainConfig:
     patience: int = setting(8, between(1))  # epochs without a better validation loss before stopping
     seed: int = setting(0, COUNT)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """The rules that join two keys (checked once the whole config is read, so in any order)."""
         held_whole = self.val_recordings or self.test_recordings
         if self.val_fraction + self.test_fraction >= 1 and not held_whole:
             raise DrivenetError(
@@ -168,18 +166,6 @@ class TrainConfig:
                 f"{', '.join(sorted(both))} in both train.val_recordings and train.test_recordings; "
                 "a recording can be in only one"
             )
-
-    @property
-    def split(self) -> SplitConfig:
-        """The split keys, as `drivenet.data.split` reads them."""
-        return SplitConfig(
-            self.val_fraction,
-            self.split_block,
-            self.split_seed,
-            self.val_recordings,
-            self.test_fraction,
-            self.test_recordings,
-        )
 
 
 @dataclass(frozen=True)
@@ -250,7 +236,8 @@ class RunConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
 
     def updated(self, update: Mapping[str, Any], source: str) -> RunConfig:
-        """This config with the sections and keys of `update` replaced, each checked; errors name `source`."""
+        """This config with the sections and keys of `update` replaced, each checked against its rule;
+        errors name `source`. The rules that join keys wait for `check`."""
         sections = {f.name: getattr(self, f.name) for f in fields(self)}
         for name, values in update.items():
             if name not in sections:
@@ -260,10 +247,23 @@ class RunConfig:
             sections[name] = _updated(sections[name], values, f"{source}: {name}.", f"{name}.")
         return RunConfig(**sections)
 
+    def check(self) -> RunConfig:
+        """This config, once the rules that join two keys of a section pass (a DrivenetError if not)."""
+        self.data.check()
+        self.train.check()
+        return self
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], source: str) -> RunConfig:
-        """A saved config (`to_dict`), keys it predates taking today's defaults."""
-        return cls().updated(values, source)
+        """A saved config (`to_dict`), keys it predates taking today's defaults; keys it holds that
+        drivenet no longer has (`RETIRED`) are dropped."""
+        kept = {
+            name: {k: v for k, v in table.items() if f"{name}.{k}" not in RETIRED}
+            if isinstance(table, Mapping)
+            else table
+            for name, table in values.items()
+        }
+        return cls().updated(kept, source).check()
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """`{section: {key: value}}` with lists and tables as JSON and TOML write them."""
@@ -359,11 +359,11 @@ def parse_override(text: str) -> tuple[str, str, Any]:
 
 
 def apply_overrides(config: RunConfig, overrides: Iterable[str]) -> RunConfig:
-    """`config` with each `section.key=value` of `overrides` applied in turn."""
+    """`config` with each `section.key=value` of `overrides` applied in turn, then `check`ed."""
     for text in overrides:
         section, key, value = parse_override(text)
         config = config.updated({section: {key: value}}, f"--set {text}")
-    return config
+    return config.check()
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:

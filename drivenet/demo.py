@@ -30,7 +30,7 @@ from drivenet.training.console import training_console
 from drivenet.training.evaluate import evaluate_model
 from drivenet.training.plots import plot_curves
 from drivenet.training.predict import Sample, predict_samples
-from drivenet.training.trainer import train_run
+from drivenet.training.trainer import prepare_training
 
 ALVINN_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "alvinn.toml"
 SAMPLES = 6  # test frames shown with their predicted steering
@@ -86,8 +86,9 @@ def run_demo(
         train_cache.save(out / "train-cache.npz")
 
         step(f"training the ALVINN network for up to {plan.epochs} epochs")
+        training = prepare_training(out / "train-cache.npz", config, out / "run")
         with training_console(config.train.epochs, progress) as (display, stop):
-            run = train_run(out / "train-cache.npz", config, out / "run", False, False, display, stop)
+            run = training.train(display, stop)
         curves = plot_curves([run.out], out / "curves.png")
         model = load_model(run.best)
         test_roads.result()

@@ -66,7 +66,8 @@ def main() -> None:
 
     images = rng.integers(0, 256, (64, *preprocess.shape), dtype=np.uint8)
     steering = rng.uniform(-0.5, 0.5, 64).astype(np.float32)
-    views = RecoveryViews(camera, shift_m=0.5, yaw_deg=2.0)
+    augment = config.augment
+    views = RecoveryViews(camera, 0.5, 2.0, augment.recovery_seconds, augment.recovery_speed)
     model = SteeringModel.build(config, preprocess)
     optimizer = make_optimizer(model.net.parameters(), config.train)
     x = preprocess.to_inputs(images)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from drivenet.commands import counted
+from drivenet.config import SHARE, WINDOW
 from drivenet.errors import DrivenetError, cli_errors
 
 
@@ -46,7 +47,6 @@ def evaluate(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --plot file.")] = False,
 ) -> None:
     """RMSE, MAE, direction and turn-sign accuracy and correlation, beside predict-zero and predict-mean."""
-    from drivenet.data.augment import check_window
     from drivenet.data.cache import load_or_build
     from drivenet.data.split import split_frames
     from drivenet.io import check_output_file
@@ -57,19 +57,20 @@ def evaluate(
 
     if split not in ("all", "train", "val", "test"):
         raise DrivenetError(f"--split {split}: expected all, train, val or test")
-    if straight_band is not None and straight_band < 0:
-        raise DrivenetError(f"--straight-band {straight_band}: must be 0 or more")
-    if smooth_window is not None and smooth_window < 0:
-        raise DrivenetError(f"--smooth-window {smooth_window}: must be 0 or more (0 or 1: no smoothing)")
+    for option, value, (ok, wanted) in (
+        ("--straight-band", straight_band, SHARE),
+        ("--smooth-window", smooth_window, WINDOW),
+    ):
+        if value is not None and not ok(value):
+            raise DrivenetError(f"{option} {value:g}: must be {wanted}")
     if plot is not None:
         check_output_file(plot, force)
     steering_model = load_model(model)
     run_cfg = steering_model.config
     band = run_cfg.evaluate.straight_band if straight_band is None else straight_band
     window = run_cfg.evaluate.smooth_window if smooth_window is None else smooth_window
-    check_window(window, "evaluate.smooth_window" if smooth_window is None else "--smooth-window")
-    split_settings = run_cfg.train.split
-    if split == "test" and not (split_settings.test_fraction > 0 or split_settings.test_recordings):
+    trained = run_cfg.train
+    if split == "test" and not (trained.test_fraction > 0 or trained.test_recordings):
         raise DrivenetError(
             f"{model}: trained without a test split (train.test_fraction = 0, no train.test_recordings); "
             "retrain with e.g. --set train.test_fraction=0.2, or evaluate on recordings it never saw"
@@ -87,7 +88,7 @@ def evaluate(
                 f"{names}: --split {split} needs the data the model was trained on; pass that (all of it, "
                 "in the same order), or --split all"
             )
-        data_split = split_frames(cache, split_settings)
+        data_split = split_frames(cache, trained)
         indices, part = data_split.rows(split), data_split.part
     predictions = predict_cache(steering_model, cache, indices, window, part)
     result = score_model(steering_model, predictions, band, window)

@@ -30,12 +30,13 @@ Force = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs
 def data_settings(
     config: Path | None, overrides: list[str], fmt: str | None, cameras: str | None, workers: int | None
 ) -> DataConfig:
-    """The `[data]` section: defaults, config file, --set overrides, then the command's own options."""
-    if workers is not None and workers < 1:
-        raise DrivenetError(f"--workers must be at least 1, got {workers}")
-    options = {"format": fmt, "cameras": cameras, "workers": workers}
-    chosen = {key: value for key, value in options.items() if value is not None}
-    return load_config(config, overrides).updated({"data": chosen}, "the command's options").data
+    """The `[data]` section: defaults, config file, --set overrides, then the command's own options (an
+    error names the option)."""
+    run = load_config(config, overrides)
+    for key, value in {"format": fmt, "cameras": cameras, "workers": workers}.items():
+        if value is not None:
+            run = run.updated({"data": {key: value}}, f"--{key} {value}")
+    return run.data
 
 
 def check_positive(value: float, option: str) -> None:

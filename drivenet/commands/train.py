@@ -41,7 +41,7 @@ def train(
     """Train a steering model, with a live progress bar; Ctrl-C saves last.npz for --resume."""
     from drivenet.training.console import training_console
     from drivenet.training.run_folder import RunFolder
-    from drivenet.training.trainer import train_run
+    from drivenet.training.trainer import prepare_training
 
     if resume and config is not None:
         raise DrivenetError(
@@ -50,11 +50,12 @@ def train(
     overrides = set_ or []
     cfg = RunFolder(out).resume_config(overrides) if resume else load_config(config, overrides)
     try:
-        with training_console(cfg.train.epochs, not quiet) as (display, stop_requested):
-            result = train_run(sources, cfg, out, force, resume, display, stop_requested)
+        training = prepare_training(sources, cfg, out, force, resume, progress=not quiet)
     except KeyboardInterrupt:  # while the data was loading: nothing trained yet
         typer.echo("interrupted before training started; nothing was saved", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    with training_console(cfg.train.epochs, not quiet) as (display, stop_requested):
+        result = training.train(display, stop_requested)
     state = result.state
     if result.status == "interrupted":
         typer.echo(

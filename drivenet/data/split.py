@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from drivenet.config import SplitConfig
+from drivenet.config import TrainConfig
 from drivenet.data.frames import sequences
 from drivenet.errors import DrivenetError
 
@@ -99,7 +99,7 @@ def recording_rows(frames: pd.DataFrame, names: Sequence[str], key: str) -> np.n
     return np.isin(recordings, list(names))
 
 
-def split_parts(frames: pd.DataFrame, settings: SplitConfig) -> np.ndarray:
+def split_parts(frames: pd.DataFrame, train: TrainConfig) -> np.ndarray:
     """int8 (N,): TRAIN, VAL or TEST for each row of the frame table.
 
     Whole recordings `test_recordings` / `val_recordings` where named; then, among the other rows, blocks:
@@ -113,15 +113,15 @@ def split_parts(frames: pd.DataFrame, settings: SplitConfig) -> np.ndarray:
     longest = int(frames.groupby("recording")["frame"].nunique().max())
 
     held_out = (
-        (TEST, "test_recordings", settings.test_fraction, np.random.default_rng([settings.seed, TEST])),
-        (VAL, "val_recordings", settings.val_fraction, np.random.default_rng(settings.seed)),
+        (TEST, "test_recordings", train.test_fraction, np.random.default_rng([train.split_seed, TEST])),
+        (VAL, "val_recordings", train.val_fraction, np.random.default_rng(train.split_seed)),
     )
     for which, key, _, _ in held_out:  # named recordings first: blocks are drawn from what is left
-        if getattr(settings, key):
-            part[recording_rows(frames, getattr(settings, key), f"train.{key}")] = which
+        if getattr(train, key):
+            part[recording_rows(frames, getattr(train, key), f"train.{key}")] = which
     for which, key, fraction, rng in held_out:
-        if not getattr(settings, key) and fraction > 0:
-            block = settings.block or max(1, math.ceil(fraction * longest))  # 0: one block per recording
+        if not getattr(train, key) and fraction > 0:
+            block = train.split_block or max(1, math.ceil(fraction * longest))  # 0: one block per recording
             part[hold_out(frames, part == TRAIN, fraction * n, block, rng)] = which
     return part
 
@@ -152,7 +152,7 @@ class DataSplit:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
 
 
-def split_frames(cache: SteeringCache, settings: SplitConfig) -> DataSplit:
+def split_frames(cache: SteeringCache, settings: TrainConfig) -> DataSplit:
     """Training, validation and test rows of a cache, as `split_parts` draws them."""
     part = split_parts(cache.frames, settings)
     train = np.flatnonzero(part == TRAIN)

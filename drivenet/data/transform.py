@@ -14,39 +14,34 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from drivenet.config import DataConfig
-from drivenet.errors import DrivenetError
+from drivenet.config import DataConfig, RunConfig
 
 MODES = {"gray": "L", "rgb": "RGB", "yuv": "YCbCr"}  # colour setting -> Pillow mode
 EPS = 0.01  # added to each image's std (pixels scaled to [0, 1]), so flat images are not blown up
 
 
+DATA = DataConfig()  # `[data]`'s defaults, which are the transform's
+
+
 @dataclass(frozen=True)
 class Preprocess:
-    """Crop `crop_top`/`crop_bottom` shares of the rows, resize to `width` x `height`, convert to `color`."""
+    """Crop `crop_top`/`crop_bottom` shares of the rows, resize to `width` x `height`, convert to `color`.
 
-    crop_top: float = 0.35
-    crop_bottom: float = 0.15
-    width: int = 32
-    height: int = 30
-    color: str = "gray"
+    The five keys of `[data]` that shape an input, with their defaults and rules (checked on creation,
+    so a cache or checkpoint file holding other values is refused, naming the key)."""
+
+    crop_top: float = DATA.crop_top
+    crop_bottom: float = DATA.crop_bottom
+    width: int = DATA.width
+    height: int = DATA.height
+    color: str = DATA.color
 
     def __post_init__(self) -> None:
-        if self.color not in MODES:
-            raise DrivenetError(f"data.color = {self.color!r}: use one of {', '.join(MODES)}")
-        if not (self.crop_top >= 0 and self.crop_bottom >= 0 and self.crop_top + self.crop_bottom < 0.95):
-            raise DrivenetError(
-                f"data.crop_top = {self.crop_top}, data.crop_bottom = {self.crop_bottom}: each must be >= 0 "
-                "and together below 0.95"
-            )
-        if self.width < 1 or self.height < 1:
-            raise DrivenetError(
-                f"data.width and data.height must be positive, got {self.width}x{self.height}"
-            )
+        RunConfig().updated({"data": self.to_dict()}, "preprocessing").check()
 
     @classmethod
     def from_config(cls, data: DataConfig) -> Preprocess:
-        """The preprocessing `[data]` asks for."""
+        """The transform of the five keys of `[data]` it reads."""
         return cls(data.crop_top, data.crop_bottom, data.width, data.height, data.color)
 
     @classmethod

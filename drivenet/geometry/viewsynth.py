@@ -193,10 +193,10 @@ class RecoveryViews:
     instead of a car gliding parallel to the path."""
 
     camera: CameraModel
-    shift_m: float = 0.0
-    yaw_deg: float = 0.0
-    seconds: float = 2.0
-    speed: float = 13.0
+    shift_m: float
+    yaw_deg: float
+    seconds: float
+    speed: float
 
     def apply(
         self,

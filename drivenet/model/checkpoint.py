@@ -46,6 +46,7 @@ def save_model(
         "encoding": model.encoding.spec(),
         "preprocess": model.preprocess.to_dict(),
         "motion_gaps": list(model.motion_gaps),
+        "mirror_average": model.mirror_average,
         "optimizer": scalars if optimizer_state is not None else None,
     }
     return save_npz(path, arrays, {**model.meta, **meta, **header})
@@ -67,6 +68,7 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         encoding = encoding_from_spec(meta["encoding"])
         preprocess = Preprocess.from_dict(meta["preprocess"])
         gaps = tuple(int(gap) for gap in meta.get("motion_gaps", []))
+        mirror = bool(meta.get("mirror_average", saved_mirror_average(meta)))
     except (KeyError, TypeError, ValueError) as err:
         raise DrivenetError(
             f"{path}: corrupt model metadata ({err!r}); retrain or re-save the model"
@@ -75,7 +77,7 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         net.load_state_dict({k[len(NET_PREFIX) :]: v for k, v in arrays.items() if k.startswith(NET_PREFIX)})
     except ValueError as err:
         raise DrivenetError(f"{path}: {err}") from None
-    model = SteeringModel(net, encoding, preprocess, {}, gaps)
+    model = SteeringModel(net, encoding, preprocess, {}, gaps, mirror)
     image = model.input_shape
     if net.input_shape not in (image, (int(np.prod(image)),)) or net.n_outputs != encoding.n_outputs:
         raise DrivenetError(
@@ -89,6 +91,13 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         optimizer_state.update(
             {k[len(OPTIMIZER_PREFIX) :]: v for k, v in arrays.items() if k.startswith(OPTIMIZER_PREFIX)}
         )
-    header = {"architecture", "encoding", "preprocess", "motion_gaps", "optimizer"}
+    header = {"architecture", "encoding", "preprocess", "motion_gaps", "mirror_average", "optimizer"}
     model.meta = {k: v for k, v in meta.items() if k not in header}
     return model, optimizer_state
+
+
+def saved_mirror_average(meta: dict[str, Any]) -> bool:
+    """`model.mirror_average` of the saved config, for checkpoints written before the header had it."""
+    config = meta.get("config")
+    model = config.get("model") if isinstance(config, dict) else None
+    return bool(model.get("mirror_average", False)) if isinstance(model, dict) else False

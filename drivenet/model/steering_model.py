@@ -28,7 +28,7 @@ class SteeringModel:
     With `motion_gaps` (g_1, ..., g_m) the network reads clips: each frame with the frames g_j earlier.
     A network with convolutions reads each clip as an image (H, W, (1 + m) * C) (`Preprocess.as_images`),
     one of dense layers only as the flat vector of `Preprocess.to_inputs`. `meta` holds the run's config,
-    `frame_size` and what `save` was given (epoch, training state...).
+    `frame_size` and what `save_model` was given (epoch, training state...).
     """
 
     net: Network
@@ -36,7 +36,7 @@ class SteeringModel:
     preprocess: Preprocess
     meta: dict[str, Any] = field(default_factory=dict)
     motion_gaps: tuple[int, ...] = ()
-    _config: tuple[Any, RunConfig] | None = field(default=None, init=False, repr=False, compare=False)
+    mirror_average: bool = False  # steer (f(x) - f(mirror x)) / 2, see `read`
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -81,7 +81,8 @@ class SteeringModel:
             raise DrivenetError(
                 f"{err} (model.conv); use fewer or smaller layers or pools, or larger images"
             ) from None
-        return cls(net, encoding, preprocess, {"config": config.to_dict(), "epoch": 0}, gaps)
+        meta = {"config": config.to_dict(), "epoch": 0}
+        return cls(net, encoding, preprocess, meta, gaps, model.mirror_average)
 
     # ---- inference -------------------------------------------------------------------------------
 
@@ -118,11 +119,6 @@ class SteeringModel:
         if not chunks:
             return np.zeros((0, self.encoding.n_outputs), dtype=np.float32)
         return np.concatenate(chunks).astype(np.float32, copy=False)
-
-    @property
-    def mirror_average(self) -> bool:
-        """`model.mirror_average` of the run's config: steering made left/right-consistent."""
-        return self.config.model.mirror_average
 
     def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(raw output activations, steering float32 (N,) in [-1, 1]) for preprocessed clips.
@@ -164,10 +160,7 @@ class SteeringModel:
     @property
     def config(self) -> RunConfig:
         """The run's resolved config, completed with today's defaults for keys it predates."""
-        saved = self.meta.get("config", {})
-        if self._config is None or self._config[0] is not saved:  # parsed once per saved config
-            self._config = (saved, RunConfig.from_dict(saved, "the model's saved config"))
-        return self._config[1]
+        return RunConfig.from_dict(self.meta.get("config", {}), "the model's saved config")
 
     def check_images(self, preprocess: Preprocess, source: str | Path) -> None:
         """Refuse images preprocessed with other settings than this model was trained on."""

@@ -7,8 +7,9 @@ metrics on the held-out blocks, a row of `metrics.csv`, `best.npz` when the vali
 and `last.npz` (weights, optimizer state, progress): see `run_folder`. Training stops after
 `train.epochs`, or after `train.patience` epochs without a better validation loss (early stopping).
 
-The caller gives the progress display and the Ctrl-C flag (`console`): the flag is read between batches,
-and `last.npz` then records the exact batch reached, from which `--resume` continues. A NaN or infinite
+`prepare_training` loads the data and the model; `Training.train` runs the loop, told by the caller of a
+progress display and a Ctrl-C flag (`console`): the flag is read between batches, and `last.npz` then
+records the exact batch reached, from which `--resume` continues. A NaN or infinite
 loss stops the run, keeping the last good checkpoint.
 """
 
@@ -23,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from drivenet.config import AugmentConfig, RunConfig, TrainConfig
+from drivenet.config import AugmentConfig, CameraConfig, DataConfig, RunConfig, TrainConfig
 from drivenet.data.cache import SteeringCache, load_or_build
 from drivenet.data.dataset import SteeringDataset, clip_batches
 from drivenet.data.marked import recorded_camera
-from drivenet.data.split import split_frames
+from drivenet.data.split import DataSplit, split_frames
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
 from drivenet.geometry.camera import camera_for_frames
@@ -70,6 +71,106 @@ def never() -> bool:
     return False
 
 
+@dataclass
+class Training:
+    """A run ready to train (`prepare_training`): its data, split, model, optimizer and progress."""
+
+    run: RunFolder
+    config: RunConfig
+    cache: SteeringCache
+    split: DataSplit
+    model: SteeringModel
+    optimizer: Adam | SGD
+    state: TrainState
+    history: list[dict[str, float]]
+    dataset: SteeringDataset
+
+    def train(
+        self, display: TrainDisplay | None = None, stop_requested: Callable[[], bool] = never
+    ) -> RunResult:
+        """Train until `train.epochs`, early stopping, or `stop_requested()` (read between batches) or
+        Ctrl-C: then `last.npz` is saved and the status is interrupted. `display` is told of every batch
+        and epoch."""
+        run, config, cache, split, model, optimizer = (
+            self.run,
+            self.config,
+            self.cache,
+            self.split,
+            self.model,
+            self.optimizer,
+        )
+        settings, state, history, display = config.train, self.state, self.history, display or Silent()
+        try:
+            while state.epoch < settings.epochs and state.stale < settings.patience:
+                epoch = state.epoch + 1
+                optimizer.lr = settings.lr * settings.lr_decay ** (epoch - 1)
+                started = time.perf_counter() - state.seconds
+                train_epoch(
+                    model, optimizer, self.dataset, state, epoch, settings, display, stop_requested, run
+                )
+                if state.batch == 0:
+                    raise DrivenetError(_no_batches(epoch, len(split.train), config.augment))
+                val_clips = clip_batches(cache, split.val, self.dataset.earlier)  # within the splits' runs
+                row = {"epoch": epoch, "train_loss": state.train_loss}
+                row.update(
+                    validate(model, val_clips, cache.steering[split.val], config.evaluate.straight_band)
+                )
+                if not math.isfinite(row["val_loss"]):
+                    raise TrainingDiverged(_diverged(run, epoch, state.batch, row["val_loss"], optimizer.lr))
+                row.update(lr=optimizer.lr, seconds=time.perf_counter() - started)
+                batches = state.batch
+                state, improved = state.next_epoch(row["val_loss"])
+                self.state = state
+                history.append(row)
+                if improved:
+                    run.save_best(model, row)
+                run.write_history(history)
+                run.save_last(model, optimizer.state_dict(), state)
+                display.end_epoch(batches, row, improved)
+        except KeyboardInterrupt:
+            run.save_last(model, optimizer.state_dict(), state)
+            return RunResult(run, "interrupted", state, history)
+        status = "finished" if state.epoch >= settings.epochs else "early_stopped"
+        return RunResult(run, status, state, history)
+
+
+def prepare_training(
+    source: str | Path | Sequence[str | Path],
+    config: RunConfig,
+    out: str | Path,
+    force: bool = False,
+    resume: bool = False,
+    progress: bool = False,
+) -> Training:
+    """Load caches or recording folders `source` (one, or several stacked; a progress bar while they are
+    read if `progress`) and a fresh model in the new run folder `out`, or the run's last checkpoint.
+
+    The validation rows choose the best epoch and stop training early; the test rows are never read.
+    Nothing is written before the data is loaded, so a Ctrl-C until then leaves no run folder.
+    """
+    sources = [Path(source)] if isinstance(source, (str, Path)) else [Path(s) for s in source]
+    run = RunFolder(out)
+    cache, model, optimizer_state, state = _start(sources, config, run, force, resume, progress)
+    split = split_frames(cache, config.train)
+    model.meta["train_mean_steering"] = float(np.mean(cache.steering[split.train]))
+    optimizer = make_optimizer(model.net.parameters(), config.train)
+    if optimizer_state is not None:
+        try:
+            optimizer.load_state_dict(optimizer_state)
+        except ValueError as err:
+            raise DrivenetError(f"{run.last}: {err}") from None
+    history = run.history(state.epoch) if resume else []
+    run.write_config(config)
+    run.write_history(history)
+    views = None
+    if config.augment.views:
+        views = recovery_views(config.augment, config.data, config.camera, cache.frame_size, sources)
+    dataset = SteeringDataset(
+        cache, split.train, config.augment, motion_gaps=model.motion_gaps, part=split.part, views=views
+    )
+    return Training(run, config, cache, split, model, optimizer, state, history, dataset)
+
+
 def train_run(
     source: str | Path | Sequence[str | Path],
     config: RunConfig,
@@ -79,63 +180,8 @@ def train_run(
     display: TrainDisplay | None = None,
     stop_requested: Callable[[], bool] = never,
 ) -> RunResult:
-    """Train on caches or recording folders `source` (one, or several stacked) into the run folder `out`.
-
-    The validation rows choose the best epoch and stop training early; the test rows are never read.
-    `display` is told of every batch and epoch; `stop_requested()` true between batches stops the run
-    as Ctrl-C does (`last.npz` saved, status interrupted).
-    """
-    sources = [Path(source)] if isinstance(source, (str, Path)) else [Path(s) for s in source]
-    settings, display = config.train, display or Silent()
-    run = RunFolder(out)
-    loading = not isinstance(display, Silent)  # a progress bar while the recordings are read
-    cache, model, optimizer_state, state = _start(sources, config, run, force, resume, loading)
-    split = split_frames(cache, settings.split)
-    model.meta["train_mean_steering"] = float(np.mean(cache.steering[split.train]))
-    optimizer = make_optimizer(model.net.parameters(), settings)
-    if optimizer_state is not None:
-        try:
-            optimizer.load_state_dict(optimizer_state)
-        except ValueError as err:
-            raise DrivenetError(f"{run.last}: {err}") from None
-    history = run.history(state.epoch) if resume else []
-    run.write_config(config)
-    run.write_history(history)
-    dataset = SteeringDataset(
-        cache,
-        split.train,
-        config.augment,
-        motion_gaps=model.motion_gaps,
-        part=split.part,
-        views=recovery_views(config, cache.frame_size, sources) if config.augment.views else None,
-    )
-    try:
-        while state.epoch < settings.epochs and state.stale < settings.patience:
-            epoch = state.epoch + 1
-            optimizer.lr = settings.lr * settings.lr_decay ** (epoch - 1)
-            started = time.perf_counter() - state.seconds
-            train_epoch(model, optimizer, dataset, state, epoch, settings, display, stop_requested, run)
-            if state.batch == 0:
-                raise DrivenetError(_no_batches(epoch, len(split.train), config.augment))
-            val_clips = clip_batches(cache, split.val, dataset.earlier)  # within the splits' runs
-            row = {"epoch": epoch, "train_loss": state.train_loss}
-            row.update(validate(model, val_clips, cache.steering[split.val], config.evaluate.straight_band))
-            if not math.isfinite(row["val_loss"]):
-                raise TrainingDiverged(_diverged(run, epoch, state.batch, row["val_loss"], optimizer.lr))
-            row.update(lr=optimizer.lr, seconds=time.perf_counter() - started)
-            batches = state.batch
-            state, improved = state.next_epoch(row["val_loss"])
-            history.append(row)
-            if improved:
-                run.save_best(model, row)
-            run.write_history(history)
-            run.save_last(model, optimizer.state_dict(), state)
-            display.end_epoch(batches, row, improved)
-    except KeyboardInterrupt:
-        run.save_last(model, optimizer.state_dict(), state)
-        return RunResult(run, "interrupted", state, history)
-    status = "finished" if state.epoch >= settings.epochs else "early_stopped"
-    return RunResult(run, status, state, history)
+    """`prepare_training` then `Training.train`, in one call (no loading progress bar)."""
+    return prepare_training(source, config, out, force, resume).train(display, stop_requested)
 
 
 def train_epoch(
@@ -245,14 +291,19 @@ def _start(
 
 
 def recovery_views(
-    config: RunConfig, frame_size: tuple[int, int] | None, sources: list[Path]
+    augment: AugmentConfig,
+    data: DataConfig,
+    camera: CameraConfig,
+    frame_size: tuple[int, int] | None,
+    sources: list[Path],
 ) -> RecoveryViews:
     """View synthesis as `[augment]` sets it, with the camera of the recordings (`data.format`, `[camera]`,
     or the camera they name themselves)."""
-    augment, recorded = config.augment, recorded_camera(sources, config.data)
-    camera = camera_for_frames(config.data.format, config.camera, frame_size, recorded)
-    seconds, speed = augment.recovery_seconds, augment.recovery_speed
-    return RecoveryViews(camera, augment.shift_m, augment.yaw_deg, seconds, speed)
+    recorded = recorded_camera(sources, data)
+    model = camera_for_frames(data.format, camera, frame_size, recorded)
+    return RecoveryViews(
+        model, augment.shift_m, augment.yaw_deg, augment.recovery_seconds, augment.recovery_speed
+    )
 
 
 def _no_batches(epoch: int, frames: int, settings: AugmentConfig) -> str:

@@ -52,10 +52,10 @@ def test_recordings_of_different_cameras_are_refused(synthetic: Path, tmp_path: 
 
 def test_recovery_views_take_the_recorded_camera_unless_a_preset_is_set(synthetic: Path) -> None:
     config = load_config(None, ["augment.shift_m=0.5"])
-    views = recovery_views(config, (32, 16), [synthetic])
+    views = recovery_views(config.augment, config.data, config.camera, (32, 16), [synthetic])
     assert views is not None and views.camera == from_render_camera(CAMERA)
     chosen = load_config(None, ["augment.shift_m=0.5", "camera.preset=udacity"])
-    views = recovery_views(chosen, (32, 16), [synthetic])
+    views = recovery_views(chosen.augment, chosen.data, chosen.camera, (32, 16), [synthetic])
     assert views is not None and views.camera == PRESETS["udacity"]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drivenet.config import SplitConfig, TrainConfig, load_config
+from drivenet.config import TrainConfig, load_config
 from drivenet.data import Preprocess, SteeringCache, block_split
 from drivenet.data.frames import make_frames
 from drivenet.data.split import TEST, TRAIN, VAL, runs, split_frames, split_parts
@@ -76,18 +76,20 @@ def test_a_recording_of_one_block_cannot_be_split() -> None:
     train, val = block_split(recording("r", 150), 0.5, block=200, seed=0)
     assert len(val) == 0 and len(train) == 150  # pick_groups keeps the only block for training
     with pytest.raises(DrivenetError, match="150 frames split into 150 training, 0 validation"):
-        split_frames(cache_of(recording("r", 150)), SplitConfig(val_fraction=0.5, block=200))
+        split_frames(cache_of(recording("r", 150)), TrainConfig(val_fraction=0.5, split_block=200))
 
 
 def test_a_short_recording_is_split_into_frames_on_both_sides() -> None:
-    parts = split_parts(recording("r", 150), SplitConfig(val_fraction=0.3, block=15, test_fraction=0.2))
+    parts = split_parts(recording("r", 150), TrainConfig(val_fraction=0.3, split_block=15, test_fraction=0.2))
     counts = np.bincount(parts, minlength=3)
     assert counts.tolist() == [75, 45, 30]  # whole blocks of 15: 45 ~ 0.3 * 150, 30 ~ 0.2 * 150
 
 
 def test_test_blocks_are_contiguous_and_apart_from_validation() -> None:
     frames = recording("r", 2000, cameras=("center", "left"))
-    parts = split_parts(frames, SplitConfig(val_fraction=0.2, block=100, seed=4, test_fraction=0.15))
+    parts = split_parts(
+        frames, TrainConfig(val_fraction=0.2, split_block=100, split_seed=4, test_fraction=0.15)
+    )
     for which, share in ((VAL, 0.2), (TEST, 0.15)):
         rows = np.flatnonzero(parts == which)
         assert abs(len(rows) / len(frames) - share) <= 0.05
@@ -101,7 +103,7 @@ def test_test_blocks_are_contiguous_and_apart_from_validation() -> None:
 def test_the_test_part_does_not_depend_on_the_validation_settings() -> None:
     frames = recording("r", 3000)
     parts = [
-        split_parts(frames, SplitConfig(val_fraction=v, block=100, seed=7, test_fraction=0.2))
+        split_parts(frames, TrainConfig(val_fraction=v, split_block=100, split_seed=7, test_fraction=0.2))
         for v in (0.1, 0.3)
     ]
     assert np.array_equal(parts[0] == TEST, parts[1] == TEST)
@@ -110,24 +112,35 @@ def test_the_test_part_does_not_depend_on_the_validation_settings() -> None:
 
 def test_whole_recordings_by_name() -> None:
     frames = pd.concat([recording(name, 100) for name in ("a", "b", "c", "d")], ignore_index=True)
-    settings = SplitConfig(val_recordings=("b",), test_recordings=("d", "a"))
+    settings = TrainConfig(val_recordings=("b",), test_recordings=("d", "a"))
     parts = split_parts(frames, settings)
     by_recording = dict(zip(frames["recording"], parts, strict=True))
     assert by_recording == {"a": TEST, "b": VAL, "c": TRAIN, "d": TEST}
     # seed 2 would draw recording b as the test part if the named validation recording were not set aside
-    mixed = split_parts(frames, SplitConfig(val_recordings=("b",), test_fraction=0.25, block=10, seed=2))
+    mixed = split_parts(
+        frames, TrainConfig(val_recordings=("b",), test_fraction=0.25, split_block=10, split_seed=2)
+    )
     assert np.all(mixed[frames["recording"] == "b"] == VAL) and np.sum(mixed == TEST) == 100  # from a, c, d
     with pytest.raises(
         DrivenetError, match="train.val_recordings: no recording named lake.*it has a, b, c, d"
     ):
-        split_parts(frames, SplitConfig(val_recordings=("lake",)))
+        split_parts(frames, TrainConfig(val_recordings=("lake",)))
     with pytest.raises(DrivenetError, match="b in both"):
-        TrainConfig(val_recordings=("b",), test_recordings=("b",))
+        TrainConfig(val_recordings=("b",), test_recordings=("b",)).check()
+
+
+def test_split_keys_that_pass_together_pass_in_any_order() -> None:
+    """The rule joining val_fraction and test_fraction is checked once all overrides are in."""
+    overrides = ["train.test_fraction=0.9", "train.val_fraction=0.05"]
+    for order in (overrides, overrides[::-1]):
+        assert load_config(None, order).train.val_fraction == 0.05
+    with pytest.raises(DrivenetError, match="make their sum below 1"):
+        load_config(None, ["train.test_fraction=0.9"])
 
 
 def test_without_a_test_share_validation_is_the_block_split_of_before() -> None:
     frames = pd.concat([recording("big", 1000), recording("small", 300)], ignore_index=True)
-    parts = split_parts(frames, SplitConfig(val_fraction=0.25, block=50, seed=3))
+    parts = split_parts(frames, TrainConfig(val_fraction=0.25, split_block=50, split_seed=3))
     assert np.array_equal(np.flatnonzero(parts == VAL), block_split(frames, 0.25, block=50, seed=3)[1])
     assert not np.any(parts == TEST)
 

@@ -1,6 +1,6 @@
 """The CarRacing-v3 expert (drivenet/drive/gym/): it drives, the same twice, and a missing extra is one line.
 
-The driving tests need the `gym` extra, which CI installs; this module imports without it.
+The driving tests need the `gym` extra (CI installs it) and skip without it; this module imports without it.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from support import needs_gym
 
 from drivenet.drive.gym import Expert, make_env
 from drivenet.errors import DrivenetError
@@ -35,6 +36,7 @@ def drive(seed: int, policy, frames: int = FRAMES) -> tuple[float, float]:
     return total, off
 
 
+@needs_gym
 def test_expert_beats_driving_straight_and_stays_on_the_road():
     expert_reward, expert_off = drive(SEED, Expert().run)
     straight_reward, _ = drive(SEED, lambda _env: np.array([0.0, 0.3, 0.0], dtype=np.float32))
@@ -42,6 +44,7 @@ def test_expert_beats_driving_straight_and_stays_on_the_road():
     assert expert_off < 40 / 6  # within the road's half-width of the centre line
 
 
+@needs_gym
 def test_same_seed_same_reward():
     assert drive(SEED, Expert().run, 150) == drive(SEED, Expert().run, 150)
 

@@ -238,7 +238,7 @@ def test_dataset_applies_recovery_views_only_when_asked(scene):
     frames = make_frames([f"/r/{i}.jpg" for i in range(8)], np.zeros(8), "center", range(8), "r")
     cache = SteeringCache(images, frames["steering"].to_numpy(), frames, preprocess)
     config = load_config(overrides=["augment.flip=false", "augment.shift_m=0.5", 'camera.preset="roads"'])
-    views = recovery_views(config, (320, 160), [])
+    views = recovery_views(config.augment, config.data, config.camera, (320, 160), [])
     assert views is not None and views.camera == PRESETS["roads"]
     plain = SteeringDataset(cache, np.arange(8), config.augment, seed=1)
     moved = SteeringDataset(cache, np.arange(8), config.augment, seed=1, views=views)
@@ -269,7 +269,8 @@ def test_dataset_applies_recovery_views_only_when_asked(scene):
 
 def test_recovery_views_settings():
     assert not load_config().augment.views  # off by default: no camera needed
-    views = recovery_views(load_config(overrides=["augment.yaw_deg=2.0"]), (320, 160), [])
+    config = load_config(overrides=["augment.yaw_deg=2.0"])
+    views = recovery_views(config.augment, config.data, config.camera, (320, 160), [])
     assert views is not None and views.camera == PRESETS["udacity"] and views.shift_m == 0.0
 
 

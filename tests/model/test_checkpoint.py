@@ -148,3 +148,17 @@ def test_an_older_checkpoint_config_loads_with_todays_defaults_for_missing_keys(
     save_npz(tmp_path / "bad.npz", arrays, meta)
     with pytest.raises(DrivenetError, match="the model's saved config: train.lr: expected float"):
         _ = load_model(tmp_path / "bad.npz").config
+
+
+def test_a_checkpoint_with_a_retired_key_and_no_mirror_header_still_steers(tmp_path):
+    """`train.weight_average` existed once; mirror_average was read from the config before its header."""
+    config = tiny_config("model.mirror_average=true")
+    model = SteeringModel.build(config, Preprocess.from_config(config.data))
+    arrays, meta = load_npz(save_model(model, tmp_path / "m.npz"))
+    del meta["mirror_average"]
+    meta["config"]["train"]["weight_average"] = 0.0
+    save_npz(tmp_path / "old.npz", arrays, meta)
+    old = load_model(tmp_path / "old.npz")
+    assert old.mirror_average and old.config.model.mirror_average
+    images = np.random.default_rng(0).integers(0, 256, (3, *model.input_shape), dtype=np.uint8)
+    np.testing.assert_array_equal(old.steer_inputs(images), model.steer_inputs(images))

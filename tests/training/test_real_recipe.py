@@ -47,7 +47,7 @@ def test_the_udacity_recipe_on_a_slice_scores_on_its_test_split(tmp_path):
     assert not skipped
     result = train_run(cache.save(tmp_path / "cache.npz"), config, tmp_path / "run")
 
-    split = split_frames(cache, config.train.split)
+    split = split_frames(cache, config.train)
     model = load_model(result.best)
     report = evaluate_model(model, cache, indices=split.test, part=split.part)
     assert report["n"] == len(split.test) >= 0.15 * FRAMES

@@ -52,7 +52,7 @@ def test_several_caches_train_together_and_validate_on_a_whole_recording(caches,
     assert result.state.epoch == 2
     stacked = load_or_build(caches, config.data)
     assert len(stacked) == 240 and sorted(stacked.frames["recording"].unique()) == ["hill", "lake"]
-    split = split_frames(stacked, config.train.split)
+    split = split_frames(stacked, config.train)
     assert set(stacked.frames["recording"].to_numpy()[split.val]) == {"hill"} and len(split.val) == 120
     assert set(stacked.frames["recording"].to_numpy()[split.train]) == {"lake"}
     assert load_model(result.best).meta["data"]["frames"] == 240
@@ -95,7 +95,7 @@ def test_the_test_frames_never_touch_training(caches, tmp_path):
     """Scrambling the images and labels of the test frames changes nothing in training or model choice."""
     config = tiny_config("train.test_fraction=0.25", "data.motion_gaps=[1]", "augment.smooth_window=5")
     cache = SteeringCache.load(caches[0])
-    split = split_frames(cache, config.train.split)
+    split = split_frames(cache, config.train)
     assert len(split.test) >= 20 and split.part[split.test].tolist() == [TEST] * len(split.test)
     rng = np.random.default_rng(0)
     images, steering = np.array(cache.images), cache.steering.copy()

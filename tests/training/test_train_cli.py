@@ -85,6 +85,24 @@ def test_ctrl_c_saves_last_and_resume_finishes(run, tmp_path, monkeypatch):
     assert len((tmp_path / "r" / "metrics.csv").read_text().splitlines()) == 1 + 4
 
 
+def test_ctrl_c_while_the_data_loads_saves_nothing_and_installs_no_handler(run, tmp_path, monkeypatch):
+    """Until the data is loaded, Ctrl-C is a plain KeyboardInterrupt: no run folder, exit 130."""
+    import signal
+
+    handlers = []
+
+    def interrupted(*args, **kwargs):
+        handlers.append(signal.getsignal(signal.SIGINT))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "load_or_build", interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    result = invoke("train", run / "rec", "--out", tmp_path / "r", *SETS)
+    assert result.exit_code == 130 and "nothing was saved" in result.output
+    assert not (tmp_path / "r").exists()
+    assert handlers == [before]  # not the handler that defers Ctrl-C to the end of a batch
+
+
 def test_evaluate_json_has_the_documented_keys_and_beats_zero_on_the_test_split(run, tmp_path):
     model, plot = run / "run" / "best.npz", tmp_path / "s.png"
     result = invoke("evaluate", model, run / "rec", "--split", "test", "--json", "--plot", plot)
