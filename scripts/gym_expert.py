@@ -1,10 +1,11 @@
-"""Score the privileged expert (drivenet/drive/gym/expert.py) on Gymnasium's CarRacing-v3.
+"""Tune the privileged expert (drivenet/drive/gym/expert.py) on Gymnasium's CarRacing-v3.
 
-One episode per seed, seeds FIRST..FIRST+SEEDS-1, spread over JOBS processes (each its own env). Prints
-one line per episode (reward, frames, share of tiles visited), then mean ± sd, min and max, and a last
-JSON line. `--set lookahead_gain=0.1` overrides an Expert field (tune on seeds 1000-1019; report on 0-99).
+`--set lookahead_gain=0.1` overrides an Expert field (tune on seeds 1000-1019; report on 0-99). One
+episode per seed, seeds FIRST..FIRST+SEEDS-1, over JOBS processes (drivenet/drive/gym/rollout.py); one
+line per episode as it finishes, then mean ± sd, min and max, and a last JSON line. Without --set,
+`drivenet gym drive expert --episodes 100 --jobs 2` scores the expert the same way.
 
-    python scripts/gym_expert.py --seeds 100 --first 0 --jobs 2
+    python scripts/gym_expert.py --seeds 20 --first 1000 --jobs 2 --set a_lat=120
 """
 
 from __future__ import annotations
@@ -12,29 +13,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import multiprocessing
 import platform
-import statistics
 import time
 
-from drivenet.drive.gym import Expert, make_env
-
-
-def episode(job: tuple[int, dict[str, float]]) -> dict[str, float]:
-    """Drive one seed to its end; reward, frames and the share of tiles visited."""
-    seed, params = job
-    env = make_env()
-    expert = Expert(**params)
-    env.reset(seed=seed)
-    total, frames, done = 0.0, 0, False
-    while not done:
-        _, reward, terminated, truncated, _ = env.step(expert.run(env.unwrapped))
-        total += float(reward)
-        frames += 1
-        done = terminated or truncated
-    tiles = env.unwrapped.tile_visited_count / len(env.unwrapped.track)
-    env.close()
-    return {"seed": seed, "reward": total, "frames": frames, "tiles": tiles}
+from drivenet.drive.gym import Expert, Summary
+from drivenet.drive.gym.rollout import EXPERT, PolicySpec, Task, run_tasks
 
 
 def parse_sets(items: list[str]) -> dict[str, float]:
@@ -57,25 +40,41 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="no per-episode lines")
     args = parser.parse_args()
     params = parse_sets(args.set)
-    jobs = [(seed, params) for seed in range(args.first, args.first + args.seeds)]
+    spec = PolicySpec(EXPERT, expert=tuple(params.items()))
+    tasks = [Task(spec, seed, "CarRacing-v3", {}) for seed in range(args.first, args.first + args.seeds)]
     start = time.perf_counter()
-    with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-        results = []
-        for r in pool.imap(episode, jobs):
-            results.append(r)
-            if not args.quiet:
-                print(f"seed {r['seed']:5d}  reward {r['reward']:7.1f}  frames {r['frames']:4d}  "
-                      f"tiles {r['tiles']:.3f}", flush=True)
+    episodes = []
+    for e in run_tasks(tasks, args.jobs):
+        episodes.append(e)
+        if not args.quiet:
+            print(
+                f"seed {e.seed:5d}  reward {e.reward:7.1f}  frames {e.steps:4d}  tiles {e.tile_share:.3f}  "
+                f"off-track {e.off_track:4d}  {e.end}",
+                flush=True,
+            )
     wall = time.perf_counter() - start
-    rewards = [r["reward"] for r in results]
-    mean = statistics.fmean(rewards)
-    sd = statistics.stdev(rewards) if len(rewards) > 1 else 0.0
-    print(f"seeds {args.first}..{args.first + args.seeds - 1}: mean {mean:.1f} ± {sd:.1f}  "
-          f"min {min(rewards):.1f}  max {max(rewards):.1f}  wall {wall:.1f} s  jobs {args.jobs}  "
-          f"({platform.processor() or platform.machine()})")
-    print(json.dumps({"first": args.first, "seeds": args.seeds, "mean": round(mean, 2), "sd": round(sd, 2),
-                      "min": round(min(rewards), 2), "max": round(max(rewards), 2),
-                      "wall_s": round(wall, 1), "jobs": args.jobs, "params": params}))
+    s = Summary.of(episodes)
+    print(
+        f"seeds {args.first}..{args.first + args.seeds - 1}: mean {s.mean:.1f} ± {s.sd:.1f}  "
+        f"min {s.min:.1f}  max {s.max:.1f}  laps {s.laps}/{s.episodes}  wall {wall:.1f} s  jobs {args.jobs}  "
+        f"({platform.processor() or platform.machine()})"
+    )
+    print(
+        json.dumps(
+            {
+                "first": args.first,
+                "seeds": args.seeds,
+                "mean": round(s.mean, 2),
+                "sd": round(s.sd, 2),
+                "min": round(s.min, 2),
+                "max": round(s.max, 2),
+                "laps": s.laps,
+                "wall_s": round(wall, 1),
+                "jobs": args.jobs,
+                "params": params,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

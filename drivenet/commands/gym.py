@@ -44,4 +44,7 @@ def register(app: typer.Typer) -> None:
         help="Drive Gymnasium's CarRacing: an expert, recordings, closed loop (needs the gym extra).",
         no_args_is_help=True,
     )
+    from drivenet.commands import gym_drive  # here, not at the top: it imports this module's options
+
+    gym_drive.register(group)
     app.add_typer(group)

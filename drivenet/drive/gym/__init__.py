@@ -1,11 +1,26 @@
 """Gymnasium's CarRacing-v3: a world drivenet did not build, and an expert that reads its privileged state.
 
-`make_env` imports gymnasium only when called (the `gym` extra); `Expert` needs numpy only.
+`make_env` imports gymnasium only when called (the `gym` extra); `Expert` needs numpy only. `drive`
+(rollout.py) scores a policy, the expert or a `ModelPilot` (pilot.py), by the env's own reward.
 """
 
 from __future__ import annotations
 
 from drivenet.drive.gym.env import make_env
 from drivenet.drive.gym.expert import CarState, Expert, car_state
+from drivenet.drive.gym.pilot import ModelPilot
+from drivenet.drive.gym.rollout import DriveReport, Episode, PolicySpec, Summary, drive, drive_episode
 
-__all__ = ["CarState", "Expert", "car_state", "make_env"]
+__all__ = [
+    "CarState",
+    "DriveReport",
+    "Episode",
+    "Expert",
+    "ModelPilot",
+    "PolicySpec",
+    "Summary",
+    "car_state",
+    "drive",
+    "drive_episode",
+    "make_env",
+]

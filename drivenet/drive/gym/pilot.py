@@ -1,0 +1,61 @@
+"""A drivenet checkpoint driving CarRacing from pixels: observation in, action [steer, gas, brake] out.
+
+Steering conventions agree: drivenet's steering is in [-1, 1] with negative = left, and so is CarRacing's
+action[0]. The observation is the env's 96x96 RGB frame, dashboard strip at the bottom included; the
+model's own preprocessing (crop, resize, colour) turns it into its inputs, as for any camera.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drivenet.errors import DrivenetError
+from drivenet.model.steering_model import SteeringModel
+
+OBSERVATION_SIZE = 96  # CarRacing's observations are 96x96 RGB
+# The expert's steering with constant gas 0.05, 0.1, 0.2 on seeds 1000-1001: 0.1 scored best (831, 669;
+# the expert's own pedals ~920); with 0.2 the car spent a third of its frames off the road.
+DEFAULT_GAS = 0.1
+
+
+class ModelPilot:
+    """Steering from the model, one frame at a time with the frame history a motion model reads; pedals
+    from `pedals`.
+
+    Temporary: today's models predict steering only, so `pedals` returns the constant `gas` and no brake.
+    When the model predicts pedals, `pedals` is the one place to read them from its outputs."""
+
+    def __init__(self, model: SteeringModel, gas: float = DEFAULT_GAS) -> None:
+        if not 0.0 <= gas <= 1.0:
+            raise DrivenetError(f"gas {gas:g}: expected a value between 0 and 1")
+        check_observation_fits(model)
+        self.model = model
+        self.gas = gas
+        self.steer = model.driver()
+
+    def reset(self) -> None:
+        """A new episode: forget the earlier frames."""
+        self.steer = self.model.driver()
+
+    def run(self, observation: np.ndarray) -> np.ndarray:
+        """The action float32 [steer in -1..1, gas in 0..1, brake in 0..1] for a uint8 (96, 96, 3) frame."""
+        gas, brake = self.pedals(observation)
+        return np.array([min(max(self.steer(observation), -1.0), 1.0), gas, brake], dtype=np.float32)
+
+    def pedals(self, observation: np.ndarray) -> tuple[float, float]:
+        """(gas, brake): the constant `gas` and no brake, until models predict pedals (see the class)."""
+        return self.gas, 0.0
+
+
+def check_observation_fits(model: SteeringModel) -> None:
+    """Refuse a model whose input is larger than what its crop keeps of a 96x96 frame: it would read
+    pixels made up by upscaling. The crop keeps all 96 columns and 96 - round(96 crop_top) -
+    round(96 crop_bottom) rows (`Preprocess.finish`)."""
+    p, size = model.preprocess, OBSERVATION_SIZE
+    rows = size - round(size * p.crop_top) - round(size * p.crop_bottom)
+    if p.width > size or p.height > rows:
+        raise DrivenetError(
+            f"the model reads {p.width}x{p.height} images, but its crop keeps {size}x{rows} of CarRacing's "
+            f"{size}x{size} frames; use a model trained with data.width <= {size} and data.height <= {rows} "
+            "(or less crop)"
+        )
