@@ -44,7 +44,8 @@ def register(app: typer.Typer) -> None:
         help="Drive Gymnasium's CarRacing: an expert, recordings, closed loop (needs the gym extra).",
         no_args_is_help=True,
     )
-    from drivenet.commands import gym_drive  # here, not at the top: it imports this module's options
+    from drivenet.commands import gym_drive, gym_record  # here, not at the top: they import this module
 
     gym_drive.register(group)
+    gym_record.register(group)
     app.add_typer(group)

@@ -15,7 +15,14 @@ from PIL import Image
 from drivenet.config import DataConfig
 from drivenet.data.cache_check import check_cache_arrays
 from drivenet.data.decode import decode_all, progress_bar
-from drivenet.data.frames import COLUMNS, Problem, count_kinds, no_usable_frames, raise_first
+from drivenet.data.frames import (
+    COLUMNS,
+    OPTIONAL_COLUMNS,
+    Problem,
+    count_kinds,
+    no_usable_frames,
+    raise_first,
+)
 from drivenet.data.npzmap import memmap_member
 from drivenet.data.readers import read_from_config
 from drivenet.data.transform import Preprocess
@@ -98,6 +105,9 @@ class SteeringCache:
                 arrays[f"frame_{column}"] = (
                     values.astype(np.int64) if column == "frame" else values.astype(str)
                 )
+        for column in OPTIONAL_COLUMNS:  # throttle, brake, speed: kept when the recordings had them
+            if column in self.frames.columns:
+                arrays[f"frame_{column}"] = self.frames[column].to_numpy(np.float32)
         meta = {
             "kind": KIND,
             "version": VERSION,
@@ -123,6 +133,12 @@ class SteeringCache:
         frames = pd.DataFrame({**table, "steering": steering}, columns=list(COLUMNS))
         for column in ("path", "camera", "recording"):
             frames[column] = frames[column].astype(object)
+        for column in OPTIONAL_COLUMNS:
+            values = arrays.get(f"frame_{column}")
+            if values is not None:
+                if values.shape != (len(frames),) or values.dtype.kind != "f":
+                    raise DrivenetError(f"{path}: frame_{column} is {values.dtype} {values.shape}; {remedy}")
+                frames[column] = values.astype(np.float32)
         return cls(images, steering, frames, preprocess, meta.get("summary", {}))
 
 

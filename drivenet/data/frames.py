@@ -7,12 +7,23 @@ A frame table is a pandas DataFrame with one row per camera image:
 - `camera`    "center" | "left" | "right"
 - `frame`     int, order of the moment within its recording (cameras of one moment share it)
 - `recording` str, name of the source recording
+
+and, optionally, what the car's log says besides steering, as logged (not scaled, clipped or checked
+against a range; only a value that is not a finite number makes its row a problem):
+
+- `throttle`  float32 (Udacity 0..1, Donkey `user/throttle` -1..1, CarRacing recordings' gas 0..1)
+- `brake`     float32 (Udacity and CarRacing recordings 0..1)
+- `speed`     float32 (Udacity mph, CarRacing recordings Box2D units/s)
+
+A table has one of these columns only when the log of at least one of its recordings has it, after the
+standard columns in that order; rows whose recording lacks it hold NaN. The steering cache keeps them
+(`frame_throttle`, ... in the `.npz` of `drivenet preprocess`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +32,7 @@ import pandas as pd
 from drivenet.errors import DrivenetError
 
 COLUMNS = ("path", "steering", "camera", "frame", "recording")
+OPTIONAL_COLUMNS = ("throttle", "brake", "speed")
 CAMERAS = ("center", "left", "right")
 
 
@@ -52,10 +64,17 @@ def make_frames(
     camera: Sequence[str] | str,
     frame: Sequence[int] | np.ndarray,
     recording: str,
+    optional: Mapping[str, Sequence[float] | np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """Build a frame table with the standard columns and dtypes (steering clipped to [-1, 1])."""
+    """Build a frame table with the standard columns and dtypes (steering clipped to [-1, 1]), plus the
+    `optional` columns given (names from OPTIONAL_COLUMNS, float32, NaN for unknown)."""
     n = len(paths)
     cameras = [camera] * n if isinstance(camera, str) else list(camera)
+    optional = optional or {}
+    unknown = set(optional) - set(OPTIONAL_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown frame columns {sorted(unknown)}; optional ones are {OPTIONAL_COLUMNS}")
+    extra = [c for c in OPTIONAL_COLUMNS if c in optional]
     return pd.DataFrame(
         {
             "path": pd.Series(list(paths), dtype=object),
@@ -63,8 +82,9 @@ def make_frames(
             "camera": pd.Series(cameras, dtype=object),
             "frame": np.asarray(frame, dtype=np.int64),
             "recording": pd.Series([recording] * n, dtype=object),
+            **{c: np.asarray(optional[c], dtype=np.float32) for c in extra},
         },
-        columns=list(COLUMNS),
+        columns=[*COLUMNS, *extra],
     )
 
 
@@ -80,7 +100,8 @@ def empty_frames() -> pd.DataFrame:
 
 
 def combine(results: Iterable[ReadResult]) -> ReadResult:
-    """Concatenate several recordings; recordings that share a name get `#2`, `#3`... appended."""
+    """Concatenate several recordings; recordings that share a name get `#2`, `#3`... appended. An
+    optional column that some recordings lack is NaN in their rows."""
     tables, problems, seen = [], [], Counter()
     for result in results:
         table = result.frames
@@ -92,8 +113,12 @@ def combine(results: Iterable[ReadResult]) -> ReadResult:
                 table = table.assign(recording=f"{name}#{seen[name]}")
         tables.append(table)
     frames = pd.concat(tables, ignore_index=True) if tables else empty_frames()
+    frames = frames.reindex(columns=[c for c in (*COLUMNS, *OPTIONAL_COLUMNS) if c in frames.columns])
     frames["steering"] = frames["steering"].astype(np.float32)
     frames["frame"] = frames["frame"].astype(np.int64)
+    for column in OPTIONAL_COLUMNS:
+        if column in frames.columns:
+            frames[column] = frames[column].astype(np.float32)
     return ReadResult(frames, problems)
 
 

@@ -11,14 +11,15 @@ from support.recordings import donkey_v1, donkey_v2, plain_csv, sully, udacity, 
 
 from drivenet.config import DataConfig
 from drivenet.data import COLUMNS, read_from_config, read_recordings
+from drivenet.data.frames import OPTIONAL_COLUMNS
 from drivenet.data.readers.finder import ImageFinder
 from drivenet.errors import DrivenetError
 
 STEERING = [0.0, -0.5, 0.25, 1.0]
 
 
-def check_table(frames, n: int) -> None:
-    assert list(frames.columns) == list(COLUMNS)
+def check_table(frames, n: int, optional: tuple[str, ...] = ()) -> None:
+    assert list(frames.columns) == [*COLUMNS, *optional]
     assert len(frames) == n
     assert frames["steering"].dtype == np.float32
     assert all(Path(p).is_absolute() and Path(p).is_file() for p in frames["path"])
@@ -28,7 +29,7 @@ def check_table(frames, n: int) -> None:
 def test_udacity_image_names_resolve_inside_the_recording(tmp_path: Path, name_style: str) -> None:
     rec = udacity(tmp_path / "rec", STEERING, header=None, name_style=name_style)
     result = read_recordings([rec])
-    check_table(result.frames, 4)
+    check_table(result.frames, 4, OPTIONAL_COLUMNS)
     assert result.problems == []
     np.testing.assert_allclose(result.frames["steering"], STEERING)
     assert Path(result.frames["path"][1]).parent == (rec / "IMG").resolve()
@@ -100,7 +101,7 @@ def test_a_log_cannot_make_us_read_outside_the_recording(tmp_path: Path) -> None
 def test_donkey_v2_honours_deleted_indexes(tmp_path: Path) -> None:
     tub = donkey_v2(tmp_path / "tub", [0.0, -1.0, 0.5, 0.25, -0.25], deleted=[2])
     result = read_recordings([tub])
-    check_table(result.frames, 4)
+    check_table(result.frames, 4, ("throttle",))
     assert result.frames["frame"].tolist() == [0, 1, 3, 4]
     np.testing.assert_allclose(result.frames["steering"], [0.0, -1.0, 0.25, -0.25])
     assert result.problems == []
@@ -120,7 +121,7 @@ def test_donkey_broken_catalog_line_is_named_and_skipped(tmp_path: Path) -> None
 def test_donkey_v1_records(tmp_path: Path) -> None:
     tub = donkey_v1(tmp_path / "tub", [0.1 * i for i in range(11)])
     frames = read_recordings([tub]).frames
-    check_table(frames, 11)
+    check_table(frames, 11, ("throttle",))
     assert frames["frame"].tolist() == list(range(11))  # record_10 after record_9
     np.testing.assert_allclose(frames["steering"], [0.1 * i for i in range(11)], atol=1e-6)
 
@@ -138,7 +139,7 @@ def test_sully_degrees_are_scaled_and_clipped(tmp_path: Path, timestamps: bool) 
 def test_plain_csv_with_configured_columns(tmp_path: Path) -> None:
     log = plain_csv(tmp_path / "rec", [0.3, -0.3])
     frames = read_recordings([log], csv_image_column="file", csv_steering_column="angle").frames
-    check_table(frames, 2)
+    check_table(frames, 2, ("speed",))
     np.testing.assert_allclose(frames["steering"], [0.3, -0.3])
     with pytest.raises(DrivenetError, match=r"labels.csv, line 1: unknown columns 'time,file,speed,angle'"):
         read_recordings([log], format="csv")
@@ -188,3 +189,30 @@ def test_readers_share_one_image_suffix_list() -> None:
     from drivenet.data.readers.finder import is_image_name
 
     assert all(is_image_name(f"x{suffix.upper()}") for suffix in IMAGE_SUFFIXES)
+
+
+def test_throttle_brake_and_speed_come_through_when_logged(tmp_path: Path) -> None:
+    rec = tmp_path / "all" / "sim"
+    rows = ["center,left,right,steering,throttle,brake,speed"]
+    for i, pedals in enumerate(["0.5,0,20.5", "nan,0,21", "0,0.25,19", "0,abc,18"]):
+        write_jpeg(rec / "IMG" / f"c{i}.jpg")
+        rows.append(f"IMG/c{i}.jpg,,,0.1,{pedals}")
+    (rec / "driving_log.csv").write_text("\n".join(rows) + "\n")
+    result = read_recordings([rec])
+    check_table(result.frames, 2, OPTIONAL_COLUMNS)
+    assert all(result.frames[c].dtype == np.float32 for c in OPTIONAL_COLUMNS)
+    np.testing.assert_allclose(result.frames[["throttle", "brake", "speed"]], [[0.5, 0, 20.5], [0, 0.25, 19]])
+    assert [(p.row, p.kind) for p in result.problems] == [(3, "bad throttle"), (5, "bad brake")]
+    assert "throttle 'nan' is not a finite number" in str(result.problems[0])
+
+    sully(tmp_path / "all" / "dash", [0.0, 45.0])  # logs no pedals: NaN in its rows of a combined table
+    frames = read_recordings([tmp_path / "all"]).frames
+    check_table(frames, 4, OPTIONAL_COLUMNS)
+    dash = frames["recording"] == "dash"
+    assert frames.loc[dash, list(OPTIONAL_COLUMNS)].isna().all().all()
+    assert frames.loc[~dash, list(OPTIONAL_COLUMNS)].notna().all().all()
+
+    plain = tmp_path / "plain"  # a recording whose log has none of them gives a table without the columns
+    write_jpeg(plain / "a.png")
+    (plain / "labels.csv").write_text("image,steering\na.png,0.2\n")
+    check_table(read_recordings([plain, tmp_path / "all" / "dash"]).frames, 3)

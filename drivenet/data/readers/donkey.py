@@ -1,4 +1,5 @@
-"""Donkey Car tubs. Steering is `user/angle` in [-1, 1] (-1 = full left), the image `cam/image_array`.
+"""Donkey Car tubs. Steering is `user/angle` in [-1, 1] (-1 = full left), the image `cam/image_array`;
+`user/throttle`, in records that have it, fills the frame table's optional `throttle` column.
 
 - v2: `manifest.json` (JSON lines; the last names the `catalog_N.catalog` files and the
   `deleted_indexes`) plus catalogs of one JSON record a line; frames in `images/`.
@@ -22,6 +23,7 @@ from drivenet.errors import DrivenetError
 
 IMAGE_KEY = "cam/image_array"
 ANGLE_KEY = "user/angle"
+THROTTLE_KEY = "user/throttle"
 RECORD_V1 = re.compile(r"record_(\d+)\.json$")
 
 
@@ -33,8 +35,11 @@ def add_record(out: FrameCollector, record: Any, file: Path, row: int, index: in
         )
         return
     steering = out.steering(record[ANGLE_KEY], file, row)
-    if steering is not None:
-        out.add(str(record[IMAGE_KEY]), steering, file, row, index)
+    if steering is None:
+        return
+    optional = out.numbers({"throttle": record[THROTTLE_KEY]} if THROTTLE_KEY in record else {}, file, row)
+    if optional is not None:
+        out.add(str(record[IMAGE_KEY]), steering, file, row, index, optional=optional)
 
 
 def whole_number(value: Any) -> int | None:

@@ -1,14 +1,16 @@
-"""Shared reader helpers: find a logged image inside its recording's folder, parse a steering value."""
+"""Shared reader helpers: find a logged image inside its recording's folder, parse a steering value and
+the optional throttle, brake and speed (frames.py)."""
 
 from __future__ import annotations
 
 import math
 import os
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from drivenet.data.frames import Problem, ReadResult, make_frames
+from drivenet.data.frames import OPTIONAL_COLUMNS, Problem, ReadResult, make_frames
 from drivenet.data.readers.logfile import is_inside, shown
 
 IMAGE_FOLDERS = ("IMG", "images", "")  # where recordings keep their frames, relative to the recording
@@ -109,6 +111,18 @@ class ImageFinder:
         )
 
 
+def parse_number(name: str, text: object, file: Path, row: int) -> float | Problem:
+    """The finite number in the text of the column `name`, or the Problem with it (kind "bad <name>")."""
+    clean = str(text).strip()
+    try:
+        value = float(clean)
+    except ValueError:
+        return Problem(str(file), row, f"{name} {shown(clean)} is not a number", f"bad {name}")
+    if not math.isfinite(value):
+        return Problem(str(file), row, f"{name} {shown(clean)} is not a finite number", f"bad {name}")
+    return value
+
+
 def parse_steering(
     text: object, file: Path, row: int, degrees_per_unit: float | None = None
 ) -> float | Problem:
@@ -117,13 +131,9 @@ def parse_steering(
     Without `degrees_per_unit` the text must already be in [-1, 1]; with it, the text is a steering-wheel
     angle in degrees, divided by `degrees_per_unit` and clipped to [-1, 1].
     """
-    clean = str(text).strip()
-    try:
-        value = float(clean)
-    except ValueError:
-        return Problem(str(file), row, f"steering {shown(clean)} is not a number", "bad steering")
-    if not math.isfinite(value):
-        return Problem(str(file), row, f"steering {shown(clean)} is not a finite number", "bad steering")
+    value = parse_number("steering", text, file, row)
+    if isinstance(value, Problem):
+        return value
     if degrees_per_unit is not None:
         return max(-1.0, min(1.0, value / degrees_per_unit))
     if abs(value) > 1.0:
@@ -142,6 +152,7 @@ class FrameCollector:
     def __init__(self, root: Path) -> None:
         self.finder = ImageFinder(root)
         self.columns: dict[str, list] = {"path": [], "steering": [], "camera": [], "frame": []}
+        self.optional: list[Mapping[str, float]] = []  # each frame's optional columns (frames.py)
         self.problems: list[Problem] = []
 
     def steering(
@@ -154,10 +165,30 @@ class FrameCollector:
             return None
         return value
 
+    def numbers(self, texts: Mapping[str, object], file: Path, row: int) -> dict[str, float] | None:
+        """The row's optional columns parsed, {name: text} -> {name: value}, or None after noting the
+        first that is not a finite number (a bad throttle skips the row, as a bad steering does)."""
+        values = {}
+        for name, text in texts.items():
+            value = parse_number(name, text, file, row)
+            if isinstance(value, Problem):
+                self.problems.append(value)
+                return None
+            values[name] = value
+        return values
+
     def add(
-        self, name: str, steering: float, file: Path, row: int, frame: int, camera: str = "center"
+        self,
+        name: str,
+        steering: float,
+        file: Path,
+        row: int,
+        frame: int,
+        camera: str = "center",
+        optional: Mapping[str, float] | None = None,
     ) -> None:
-        """Add the frame whose image `file`, line `row` names, or note that the image is missing."""
+        """Add the frame whose image `file`, line `row` names, with its `optional` columns (from
+        `numbers`), or note that the image is missing."""
         path = self.finder.find(name)
         if path is None:
             reason, kind = self.finder.why_not(name)
@@ -165,9 +196,15 @@ class FrameCollector:
             return
         for column, value in zip(self.columns, (path, steering, camera, frame), strict=True):
             self.columns[column].append(value)
+        self.optional.append(optional or {})
 
     def result(self) -> ReadResult:
-        """The frame table (recording named after the folder) and the problems."""
+        """The frame table (recording named after the folder) and the problems; an optional column is
+        there when some frame has it, NaN in the frames that do not."""
         c = self.columns
-        table = make_frames(c["path"], c["steering"], c["camera"], c["frame"], self.finder.root.name)
+        present = [name for name in OPTIONAL_COLUMNS if any(name in values for values in self.optional)]
+        optional = {name: [values.get(name, math.nan) for values in self.optional] for name in present}
+        table = make_frames(
+            c["path"], c["steering"], c["camera"], c["frame"], self.finder.root.name, optional
+        )
         return ReadResult(table, self.problems)

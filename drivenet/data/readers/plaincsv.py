@@ -1,6 +1,8 @@
 """A plain CSV with a header: one image column and one steering column (names set in `[data]`).
 
 Steering must already be in [-1, 1] with negative = left; images are resolved inside the CSV's folder.
+Columns named `throttle`, `brake` or `speed`, when the header has them, fill the frame table's optional
+columns of those names (a row too short to reach one leaves it NaN).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import csv
 import io
 from pathlib import Path
 
-from drivenet.data.frames import Problem, ReadResult
+from drivenet.data.frames import OPTIONAL_COLUMNS, Problem, ReadResult
 from drivenet.data.readers.finder import FrameCollector, ReadOptions
 from drivenet.data.readers.logfile import csv_rows, read_log, shown
 from drivenet.errors import DrivenetError
@@ -37,6 +39,7 @@ def read_plain_csv(path: Path, options: ReadOptions) -> ReadResult:
             f"data.csv_steering_column (now {wanted[0]!r}, {wanted[1]!r}) to its image and steering columns"
         )
     image_at, steering_at = header.index(wanted[0]), header.index(wanted[1])
+    optional_at = {name: header.index(name) for name in OPTIONAL_COLUMNS if name in header}
     out = FrameCollector(path.parent)
     rows = csv_rows(text, path, out.problems)
     next(rows, None)  # the header
@@ -47,6 +50,10 @@ def read_plain_csv(path: Path, options: ReadOptions) -> ReadResult:
             out.problems.append(Problem(str(path), row, f"expected {len(header)} fields, got {len(fields)}"))
             continue
         value = out.steering(fields[steering_at], path, row)
-        if value is not None:
-            out.add(fields[image_at], value, path, row, row - 2)
+        if value is None:
+            continue
+        texts = {name: fields[i] for name, i in optional_at.items() if i < len(fields)}
+        optional = out.numbers(texts, path, row)
+        if optional is not None:
+            out.add(fields[image_at], value, path, row, row - 2, optional=optional)
     return out.result()

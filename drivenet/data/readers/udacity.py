@@ -2,6 +2,9 @@
 
 Columns are `center, left, right, steering, ...`; without a header the first four fields are taken in
 that order (this covers both the seven-column and the five-column `center,left,right,angle,speed` logs).
+Throttle, brake and speed fill the frame table's optional columns: from a header's `throttle`, `brake`
+and `speed` columns, or without one from fields 4, 5, 6 of a seven-field log (`...,throttle,brake,speed`)
+and field 4 of a five-field one (`...,angle,speed`), the layout read off the first row.
 Steering is already in [-1, 1] with negative = left. Side cameras (`cameras="all"`) get
 `steering + side_correction` (left camera: the car must turn right to reach the centre) and
 `steering - side_correction` (right camera), clipped to [-1, 1].
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drivenet.data.frames import Problem, ReadResult
+from drivenet.data.frames import OPTIONAL_COLUMNS, Problem, ReadResult
 from drivenet.data.readers.finder import FrameCollector, ReadOptions, is_image_name
 from drivenet.data.readers.logfile import csv_rows, read_log, shown
 from drivenet.errors import DrivenetError
@@ -27,8 +30,12 @@ ALIASES = {
     "steering": "steering",
     "steering angle": "steering",
     "angle": "steering",
+    "throttle": "throttle",
+    "brake": "brake",
+    "speed": "speed",
 }
 NO_HEADER = {"center": 0, "left": 1, "right": 2, "steering": 3}
+NO_HEADER_OPTIONAL = {7: {"throttle": 4, "brake": 5, "speed": 6}, 5: {"speed": 4}}  # by fields in row 1
 
 
 def header_columns(log: Path, fields: list[str]) -> dict[str, int]:
@@ -53,23 +60,28 @@ def read_udacity(log: Path, options: ReadOptions) -> ReadResult:
     out = FrameCollector(log.parent)
     cameras = ("center", "left", "right") if options.cameras == "all" else ("center",)
     correction = {"center": 0.0, "left": options.side_correction, "right": -options.side_correction}
-    columns = None
+    columns, header_rows = None, 0
     for row, fields in csv_rows(read_log(log), log, out.problems):
         if not any(f.strip() for f in fields):
             continue
         if columns is None and not is_image_name(fields[0]):
-            columns = header_columns(log, fields)
+            columns, header_rows = header_columns(log, fields), 1
             continue
-        columns = columns or NO_HEADER
-        frame = row - (1 if columns is NO_HEADER else 2)  # the moment's place in the log
+        if columns is None:
+            columns = {**NO_HEADER, **NO_HEADER_OPTIONAL.get(min(len(fields), 7), {})}
+        frame = row - 1 - header_rows  # the moment's place in the log
         if len(fields) <= max(columns["center"], columns["steering"]):
             out.problems.append(Problem(str(log), row, f"expected at least 4 fields, got {len(fields)}"))
             continue
         steering = out.steering(fields[columns["steering"]], log, row)
         if steering is None:
             continue
+        at = {name: columns[name] for name in OPTIONAL_COLUMNS if name in columns}
+        optional = out.numbers({name: fields[i] for name, i in at.items() if i < len(fields)}, log, row)
+        if optional is None:
+            continue
         for camera in cameras:
             i = columns.get(camera, len(fields))
             if i < len(fields) and fields[i].strip():
-                out.add(fields[i], steering + correction[camera], log, row, frame, camera)
+                out.add(fields[i], steering + correction[camera], log, row, frame, camera, optional)
     return out.result()
