@@ -60,6 +60,19 @@ REPEATS: Rule = (
     lambda v: all(bool(name.strip()) and type(n) is int and n >= 1 for name, n in v.items()),
     "a table of recording names and whole numbers of at least 1, like {\"udacity-sample\" = 3}",
 )
+TARGETS = ("steering", "throttle", "brake")  # what a model may predict; steering always, first
+PEDALS = TARGETS[1:]
+TARGET_LIST: Rule = (
+    lambda v: bool(v) and v[0] == "steering" and len(set(v)) == len(v) and set(v) <= set(TARGETS),
+    "a list of steering and then any of throttle, brake, each once, like [\"steering\", \"throttle\"]",
+)
+WEIGHTS: Rule = (
+    lambda v: all(
+        name in PEDALS and isinstance(w, int | float) and not isinstance(w, bool) and 0 <= w < math.inf
+        for name, w in v.items()
+    ),
+    "a table of pedal targets (throttle, brake) and weights of at least 0, like {throttle = 0.5}",
+)
 WINDOW: Rule = (lambda v: v >= 0 and (v <= 1 or v % 2 == 1), "0 (off) or an odd number of frames")
 FORMATS = ("auto", "udacity", "donkey", "sully", "csv")
 PRESETS = ("auto", "udacity", "donkey", "sully", "roads")
@@ -129,6 +142,17 @@ class ModelConfig:
     conv: tuple[ConvLayer, ...] = setting(())  # convolutional layers before the hidden ones
     dropout: float = setting(0.0, between(0, 1, hi_open=True))  # share of hidden units dropped per batch
     mirror_average: bool = setting(False)  # steer (f(x) - f(mirror x)) / 2: left/right-consistent
+    targets: tuple[str, ...] = setting(("steering",), TARGET_LIST)  # steering, then pedals: one unit each
+    target_weights: dict[str, float] = setting({}, WEIGHTS)  # pedal -> weight of its MSE in the loss (1)
+
+    def check(self) -> None:
+        """The rule that joins two keys (checked once the whole config is read, so in any order)."""
+        unused = sorted(set(self.target_weights) - set(self.targets))
+        if unused:
+            raise DrivenetError(
+                f"model.target_weights weighs {', '.join(unused)}, which model.targets = "
+                f"{list(self.targets)} does not predict; add it to model.targets or drop its weight"
+            )
 
 
 @dataclass(frozen=True)
@@ -250,6 +274,7 @@ class RunConfig:
     def check(self) -> RunConfig:
         """This config, once the rules that join two keys of a section pass (a DrivenetError if not)."""
         self.data.check()
+        self.model.check()
         self.train.check()
         return self
 

@@ -128,6 +128,13 @@ def _print_evaluation(result: dict[str, Any]) -> None:
         if "within_2_units" in part:
             table.add_row("within 2 units", _fmt(part["within_2_units"]), "", "")
         console.print(table)
+    if "pedals" in result:
+        table = Table(title="pedals (frames with a logged value)")
+        for column in ("target", "rmse", "mae", "predict mean rmse", "frames"):
+            table.add_column(column, justify="right" if column != "target" else "left")
+        for pedal, m in result["pedals"].items():
+            table.add_row(pedal, _fmt(m["rmse"]), _fmt(m["mae"]), _fmt(m["mean_rmse"]), str(m["n"]))
+        console.print(table)
     console.print(f"RMSE / predict-zero RMSE = {result['rmse'] / max(result['zero_rmse'], 1e-12):.3f}")
     ahead = result["smoothed"].get("lead", {})
     if ahead.get("frames") is not None:

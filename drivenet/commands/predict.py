@@ -1,4 +1,5 @@
-"""Command `predict`: steering and direction for each raw camera image, optionally drawn on the frames."""
+"""Command `predict`: steering and direction (and the pedals of a model that predicts them) for each raw
+camera image, optionally drawn on the frames."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from drivenet.config import PEDALS
 from drivenet.errors import cli_errors
 
 SPARK = " ▁▂▃▄▅▆▇█"
@@ -49,6 +51,7 @@ def predict(
 def _print_predictions(results: Iterable[dict[str, Any]]) -> None:
     for r in results:
         line = f"{r['path']}  {r['steering']:+.4f}  {r['direction']}"
+        line += "".join(f"  {pedal} {r[pedal]:.4f}" for pedal in PEDALS if pedal in r)
         if "true" in r:
             line += f"  (true {r['true']:+.4f})"
         if "activations" in r:

@@ -3,6 +3,10 @@
 With motion gaps (g_1, ..., g_m), each frame is trained on as a clip: the frame and the frames g_j
 frame numbers earlier in its recording, stacked on the channel axis, augmented together (one draw of
 each augmentation for the whole clip) and turned into inputs by `Preprocess.to_inputs`.
+
+A model that also predicts pedals (`model.targets`: throttle, brake) is taught each frame's logged
+pedal values, unchanged by augmentation: a flip, a shift or a synthesised view changes where the car
+points, not how hard it accelerates, and label smoothing smooths steering only.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from drivenet.data import augment
 from drivenet.data.cache import SteeringCache
 from drivenet.data.odometry import driven_steps, stamp_in_name
 from drivenet.data.split import recording_rows, runs
+from drivenet.errors import DrivenetError
 from drivenet.geometry.viewsynth import RecoveryViews
 
 
@@ -67,6 +72,45 @@ def recording_repeats(frames: pd.DataFrame, repeats: Mapping[str, int]) -> np.nd
     return times
 
 
+def pedal_labels(frames: pd.DataFrame, pedals: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    """float32 (N, len(pedals)): the frame table's pedal columns (NaN where unknown). DrivenetError when
+    one of the frames `rows` (those trained or validated on) has no value for a pedal, or one outside
+    [0, 1], naming the pedal, the recording and the frame."""
+    rows = np.asarray(rows, np.int64)
+    out = np.full((len(frames), len(pedals)), np.nan, np.float32)
+    for j, name in enumerate(pedals):
+        if name in frames.columns:
+            out[:, j] = frames[name].to_numpy(np.float32)
+        values = out[rows, j]
+        missing = np.isnan(values)
+        wrong = missing if missing.any() else (values < 0) | (values > 1)
+        if not wrong.any():
+            continue
+        k = int(np.argmax(wrong))
+        where = f"recording {frames['recording'].iloc[rows[k]]} ({frames['path'].iloc[rows[k]]})"
+        if missing.any():
+            raise DrivenetError(
+                f"model.targets has {name}, but {int(missing.sum())} of the frames trained on have no "
+                f"{name} value, the first in {where}; train on recordings whose log has a {name} column, "
+                f"or drop {name} from model.targets"
+            )
+        raise DrivenetError(
+            f"{name} is {values[k]:g} in {where}, but a pedal target is taught in [0, 1]; "
+            f"rescale the log's {name} column to [0, 1], or drop {name} from model.targets"
+        )
+    return out
+
+
+def target_labels(cache: SteeringCache, targets: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    """The labels of the cache's `rows` for `targets` (steering, then pedals): float32 (len(rows),)
+    steering alone, or (len(rows), len(targets)) with the pedals' columns (see `pedal_labels`)."""
+    rows = np.asarray(rows, np.int64)
+    if len(targets) == 1:
+        return cache.steering[rows]
+    pedals = pedal_labels(cache.frames, targets[1:], rows)[rows]
+    return np.column_stack([cache.steering[rows], pedals]).astype(np.float32)
+
+
 def clips(images: np.ndarray, rows: np.ndarray, earlier: np.ndarray) -> np.ndarray:
     """uint8 (len(rows), H, W, (1 + m) * C): image `rows` followed by their m earlier frames `earlier[rows]`
     on the channel axis (a copy; with no earlier frames, just the images)."""
@@ -86,7 +130,8 @@ def clip_batches(
 
 class SteeringDataset:
     """The frames `indices` of `cache`, augmented as `settings` (`[augment]`) says, as clips with the
-    earlier frames `motion_gaps` back (none: single frames).
+    earlier frames `motion_gaps` back (none: single frames), labelled with steering and the `pedals`
+    (throttle, brake) a model also predicts (`pedal_labels`).
 
     With the split labels `part` (see `drivenet.data.split`), smoothed labels and clips are computed
     within each split's runs of consecutive frames, never across a split boundary.
@@ -101,6 +146,7 @@ class SteeringDataset:
         motion_gaps: Sequence[int] = (),
         part: np.ndarray | None = None,
         views: RecoveryViews | None = None,
+        pedals: Sequence[str] = (),
     ) -> None:
         self.cache = cache
         self.views = views  # view synthesis (augment.shift_m / yaw_deg) with the data's camera, or None
@@ -109,6 +155,7 @@ class SteeringDataset:
         self.reseed(seed)
         self.repeats = recording_repeats(cache.frames, self.settings.recording_repeats)
         self.labels = augment.smooth_labels(cache.frames, self.settings.smooth_window, part)
+        self.pedals = pedal_labels(cache.frames, pedals, self.indices)  # (N, len(pedals))
         self.earlier = earlier_rows(cache.frames, motion_gaps, part)
         self.lags: np.ndarray | None = None  # seconds back to the clips' earlier frames, for recovery views
         if views is not None and len(motion_gaps):
@@ -157,11 +204,13 @@ class SteeringDataset:
         np.clip(steering, -1.0, 1.0, out=steering)
 
     def batches(self, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """One epoch of (x float32 (B, D), y float32 (B,)), shuffled and augmented."""
+        """One epoch of (x float32 (B, D), y), shuffled and augmented: y float32 (B,) steering, or with
+        pedals (B, 1 + len(pedals)), steering then each pedal."""
         order = self.epoch_indices()
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             images = clips(self.cache.images, rows, self.earlier)  # a copy: the cache is never changed
             steering = self.labels[rows].copy()
             self.augment(images, steering, rows)
-            yield self.cache.preprocess.to_inputs(images), steering
+            y = np.column_stack([steering, self.pedals[rows]]) if self.pedals.shape[1] else steering
+            yield self.cache.preprocess.to_inputs(images), y

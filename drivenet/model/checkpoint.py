@@ -1,8 +1,9 @@
 """The checkpoint file: a steering model on disk, network weights and JSON metadata in one `.npz`.
 
 It carries everything needed to steer from a raw camera frame: the architecture spec, the encoding spec
-(how output activations map to a steering value), the preprocessing (crop, size, colour), the motion gaps
-and the run's resolved config. `last.npz` also holds the optimizer state, for `--resume`. Loaded with
+(how output activations map to a steering value), the targets (steering, then the pedals it predicts;
+a file without them predicts steering only), the preprocessing (crop, size, colour), the motion gaps and
+the run's resolved config. `last.npz` also holds the optimizer state, for `--resume`. Loaded with
 `allow_pickle=False` (`drivenet.io.load_npz`): a checkpoint is never unpickled.
 """
 
@@ -19,6 +20,7 @@ from drivenet.errors import DrivenetError
 from drivenet.io import check_kind, load_npz, save_npz
 from drivenet.model.encoding import encoding_from_spec
 from drivenet.model.steering_model import SteeringModel
+from drivenet.model.targets import TargetHeads
 from drivenet.nn import Network
 
 KIND = "drivenet-steering-model"
@@ -44,6 +46,7 @@ def save_model(
         "drivenet_version": __version__,
         "architecture": model.net.spec(),
         "encoding": model.encoding.spec(),
+        "targets": list(model.targets),
         "preprocess": model.preprocess.to_dict(),
         "motion_gaps": list(model.motion_gaps),
         "mirror_average": model.mirror_average,
@@ -65,7 +68,7 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
     try:
         weights = [a for k, a in arrays.items() if k.startswith(NET_PREFIX)]
         net = Network.from_spec(meta["architecture"], weights[0].dtype if weights else np.float32)
-        encoding = encoding_from_spec(meta["encoding"])
+        heads = TargetHeads(encoding_from_spec(meta["encoding"]), meta.get("targets", ["steering"]))
         preprocess = Preprocess.from_dict(meta["preprocess"])
         gaps = tuple(int(gap) for gap in meta.get("motion_gaps", []))
         mirror = bool(meta.get("mirror_average", saved_mirror_average(meta)))
@@ -77,13 +80,13 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         net.load_state_dict({k[len(NET_PREFIX) :]: v for k, v in arrays.items() if k.startswith(NET_PREFIX)})
     except ValueError as err:
         raise DrivenetError(f"{path}: {err}") from None
-    model = SteeringModel(net, encoding, preprocess, {}, gaps, mirror)
+    model = SteeringModel(net, heads.encoding, preprocess, {}, gaps, mirror, heads.names)
     image = model.input_shape
-    if net.input_shape not in (image, (int(np.prod(image)),)) or net.n_outputs != encoding.n_outputs:
+    if net.input_shape not in (image, (int(np.prod(image)),)) or net.n_outputs != heads.n_outputs:
         raise DrivenetError(
             f"{path}: its network reads {list(net.input_shape)} and gives {net.n_outputs} outputs, but its "
-            f"preprocessing makes {list(image)} and its encoding needs {encoding.n_outputs}; "
-            "the file is corrupt"
+            f"preprocessing makes {list(image)} and its encoding and targets {list(heads.names)} need "
+            f"{heads.n_outputs}; the file is corrupt"
         )
     optimizer_state = None
     if meta.get("optimizer") is not None:
@@ -91,7 +94,15 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         optimizer_state.update(
             {k[len(OPTIMIZER_PREFIX) :]: v for k, v in arrays.items() if k.startswith(OPTIMIZER_PREFIX)}
         )
-    header = {"architecture", "encoding", "preprocess", "motion_gaps", "mirror_average", "optimizer"}
+    header = {
+        "architecture",
+        "encoding",
+        "targets",
+        "preprocess",
+        "motion_gaps",
+        "mirror_average",
+        "optimizer",
+    }
     model.meta = {k: v for k, v in meta.items() if k not in header}
     return model, optimizer_state
 

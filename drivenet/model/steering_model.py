@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,17 +18,28 @@ from drivenet.data.dataset import clips
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
 from drivenet.model.encoding import Encoding, encoding_for
+from drivenet.model.targets import TargetHeads
 from drivenet.nn import Network
+
+
+class Controls(NamedTuple):
+    """What a model commands for one frame: steering in [-1, 1], and throttle and brake in [0, 1] when
+    they are among its targets (else None)."""
+
+    steering: float
+    throttle: float | None
+    brake: float | None
 
 
 @dataclass
 class SteeringModel:
-    """A network plus the two maps around it: preprocessing in front, steering decoding behind.
+    """A network plus the two maps around it: preprocessing in front, target decoding behind.
 
     With `motion_gaps` (g_1, ..., g_m) the network reads clips: each frame with the frames g_j earlier.
     A network with convolutions reads each clip as an image (H, W, (1 + m) * C) (`Preprocess.as_images`),
     one of dense layers only as the flat vector of `Preprocess.to_inputs`. `meta` holds the run's config,
-    `frame_size` and what `save_model` was given (epoch, training state...).
+    `frame_size` and what `save_model` was given (epoch, training state...). `targets` is steering,
+    then the pedals it also predicts, each on one output unit after the encoding's (`TargetHeads`).
     """
 
     net: Network
@@ -37,6 +48,17 @@ class SteeringModel:
     meta: dict[str, Any] = field(default_factory=dict)
     motion_gaps: tuple[int, ...] = ()
     mirror_average: bool = False  # steer (f(x) - f(mirror x)) / 2, see `read`
+    targets: tuple[str, ...] = ("steering",)
+
+    @property
+    def heads(self) -> TargetHeads:
+        """Where each target sits among the network's outputs, its decoding and the combined loss."""
+        return TargetHeads(self.encoding, self.targets)
+
+    @property
+    def pedals(self) -> tuple[str, ...]:
+        """The targets after steering: throttle and brake, when the model predicts them."""
+        return self.targets[1:]
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -61,7 +83,7 @@ class SteeringModel:
         frames `data.motion_gaps` back, the convolutions `model.conv` on (H, W, (1 + m) * C) images, or
         none on the flat H*W*(1 + m)*C inputs, then the hidden layers; `config` is kept in `meta`."""
         model, gaps = config.model, config.data.motion_gaps
-        encoding = encoding_for(model, config.evaluate.straight_band)
+        heads = TargetHeads(encoding_for(model, config.evaluate.straight_band), model.targets)
         height, width, channels = preprocess.shape
         image = (height, width, channels * (1 + len(gaps)))
         try:
@@ -69,9 +91,9 @@ class SteeringModel:
                 image if model.conv else (int(np.prod(image)),),
                 conv=[asdict(layer) for layer in model.conv],
                 hidden=model.hidden,
-                outputs=encoding.n_outputs,
+                outputs=heads.n_outputs,
                 activation=model.activation,
-                output_activation=encoding.output_activation,
+                output_activation=heads.encoding.output_activation,
                 init=model.init,
                 dtype=np.dtype(model.dtype),
                 seed=config.train.seed,
@@ -82,7 +104,7 @@ class SteeringModel:
                 f"{err} (model.conv); use fewer or smaller layers or pools, or larger images"
             ) from None
         meta = {"config": config.to_dict(), "epoch": 0}
-        return cls(net, encoding, preprocess, meta, gaps, model.mirror_average)
+        return cls(net, heads.encoding, preprocess, meta, gaps, model.mirror_average, heads.names)
 
     # ---- inference -------------------------------------------------------------------------------
 
@@ -117,27 +139,36 @@ class SteeringModel:
             for i in range(0, len(images), batch_size)
         ]
         if not chunks:
-            return np.zeros((0, self.encoding.n_outputs), dtype=np.float32)
+            return np.zeros((0, self.heads.n_outputs), dtype=np.float32)
         return np.concatenate(chunks).astype(np.float32, copy=False)
 
     def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(raw output activations, steering float32 (N,) in [-1, 1]) for preprocessed clips.
+        """(raw output activations, of every target, and steering float32 (N,) in [-1, 1]) for clips.
 
         With `model.mirror_average` the steering is s(x) = (f(x) - f(m(x))) / 2, f the decoded network
         steering and m the left-right mirror of the clip: the model and its mirror image (trained with
         flips, it has learnt both) averaged, so s(m(x)) = -s(x) exactly and the two halves' errors
         partly cancel. The activations are those of x itself.
         """
+        heads = self.heads
         outputs = self.outputs(images)
-        steering = np.asarray(self.encoding.decode(outputs), dtype=np.float32)
+        steering = np.asarray(self.encoding.decode(heads.steering_outputs(outputs)), dtype=np.float32)
         if self.mirror_average:
-            mirrored = self.encoding.decode(self.outputs(np.asarray(images)[:, :, ::-1]))
+            mirrored = self.encoding.decode(
+                heads.steering_outputs(self.outputs(np.asarray(images)[:, :, ::-1]))
+            )
             steering = ((steering - np.asarray(mirrored, dtype=np.float32)) / 2).astype(np.float32)
         return outputs, steering
 
     def steer_inputs(self, images: np.ndarray) -> np.ndarray:
         """Steering float32 (N,) in [-1, 1] for preprocessed (cached) clips, as `outputs` takes them."""
         return self.read(images)[1]
+
+    def predict_targets(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Every target's prediction, float32 (N,) each, for preprocessed clips: steering as `read` gives
+        it (mirror-averaged when the model is), each pedal from the clips themselves, clipped to [0, 1]."""
+        outputs, steering = self.read(images)
+        return {"steering": steering, **self.heads.decode_pedals(outputs)}
 
     def steer_frames(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """Steering float32 (N,) for consecutive raw RGB camera frames: the model's own preprocessing is
@@ -156,6 +187,18 @@ class SteeringModel:
             return float(self.steer_inputs(stream.clips(self.images_from_frames([frame])))[0])
 
         return steer
+
+    def controller(self) -> Callable[[np.ndarray], Controls]:
+        """Like `driver`, but each raw RGB frame gets all the model's `Controls`: steering, and throttle
+        and brake (None for a pedal the model does not predict), as a car whose pedals it works needs."""
+        stream = ClipStream(self)
+
+        def control(frame: np.ndarray) -> Controls:
+            predicted = self.predict_targets(stream.clips(self.images_from_frames([frame])))
+            values = {name: float(value[0]) for name, value in predicted.items()}
+            return Controls(values["steering"], values.get("throttle"), values.get("brake"))
+
+        return control
 
     @property
     def config(self) -> RunConfig:

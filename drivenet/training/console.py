@@ -68,11 +68,17 @@ class ProgressBar:
 
 
 def epoch_line(row: dict[str, float], improved: bool) -> str:
-    """One epoch's metrics in a line, marked `*best` when its validation loss is the lowest so far."""
+    """One epoch's metrics in a line (with each pedal's RMSE for a model that predicts pedals), marked
+    `*best` when its validation loss is the lowest so far."""
+    pedals = "".join(
+        f"  {key.removeprefix('val_').removesuffix('_rmse')} {value:.4f}"
+        for key, value in row.items()
+        if key.startswith("val_") and key.endswith("_rmse") and key != "val_rmse"
+    )
     return (
         f"epoch {int(row['epoch']):3d}  train {row['train_loss']:.4f}  val {row['val_loss']:.4f}  "
         f"rmse {row['val_rmse']:.4f}  dir {row['val_direction_accuracy']:.3f}  "
-        f"turn sign {row['val_turn_sign_accuracy']:.3f}  {row['seconds']:.2f}s"
+        f"turn sign {row['val_turn_sign_accuracy']:.3f}{pedals}  {row['seconds']:.2f}s"
         + ("  *best" if improved else "")
     )
 

@@ -3,7 +3,8 @@
 Every metric is computed against the raw labels and, in `smoothed`, against labels averaged over a few
 frames (a centred moving average within each recording), which removes the jitter of keyboard or
 joystick steering that no model can foresee. `lead` says how many frames the model's steering runs
-ahead of the labels (`drivenet.training.metrics.lead`), from pairs of frames of one run.
+ahead of the labels (`drivenet.training.metrics.lead`), from pairs of frames of one run. A model that
+also predicts pedals is scored on each, under `pedals` (`drivenet.training.metrics.pedal_metrics`).
 """
 
 from __future__ import annotations
@@ -19,20 +20,22 @@ from drivenet.data.dataset import clip_batches, earlier_rows
 from drivenet.data.split import runs
 from drivenet.model.encoding import BumpEncoding
 from drivenet.model.steering_model import SteeringModel
-from drivenet.training.metrics import lead, rmse, steering_metrics
+from drivenet.training.metrics import lead, pedal_metrics, rmse, steering_metrics
 
 MAX_LEAD = 10  # frames each way that the lead is looked for
 Pairs = dict[int, tuple[np.ndarray, np.ndarray]]
 
 
 class Predictions(NamedTuple):
-    """A model's steering on the evaluated frames, their raw and smoothed labels, and `pairs`: for each
-    lag k, the positions of frames f and f + k of one run (`frame_pairs`)."""
+    """A model's steering on the evaluated frames, their raw and smoothed labels, `pairs`: for each
+    lag k, the positions of frames f and f + k of one run (`frame_pairs`), and for each pedal the model
+    predicts, (predicted, logged) values (logged NaN where the recording has none)."""
 
     predicted: np.ndarray
     true: np.ndarray
     smoothed: np.ndarray
     pairs: Pairs
+    pedals: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def evaluation_frames(cache: SteeringCache, indices: np.ndarray | None = None) -> np.ndarray:
@@ -114,7 +117,8 @@ def predict_cache(
     smooth_window: int = 5,
     part: np.ndarray | None = None,
 ) -> Predictions:
-    """The model's steering on the evaluation frames of a cache, with their labels and frame pairs.
+    """The model's steering (and pedals) on the evaluation frames of a cache, with their labels and frame
+    pairs.
 
     Labels are smoothed, and motion clips taken, within runs of consecutive frames of one recording,
     camera and split `part` (the whole recording without `part`), before the frames are picked: a window
@@ -124,9 +128,20 @@ def predict_cache(
     idx = evaluation_frames(cache, indices)
     smoothed = smooth_labels(cache.frames, smooth_window, part)[idx]
     earlier = earlier_rows(cache.frames, model.motion_gaps, part)
-    chunks = [model.steer_inputs(images) for images in clip_batches(cache, idx, earlier)]
-    predicted = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    return Predictions(predicted, cache.steering[idx], smoothed, frame_pairs(cache.frames, idx, part))
+    chunks = [model.predict_targets(images) for images in clip_batches(cache, idx, earlier)]
+    predicted = {
+        name: np.concatenate([chunk[name] for chunk in chunks]) if chunks else np.zeros(0, np.float32)
+        for name in model.targets
+    }
+    logged = {
+        name: cache.frames[name].to_numpy(np.float32)[idx]
+        if name in cache.frames.columns
+        else np.full(len(idx), np.nan, np.float32)
+        for name in model.pedals
+    }
+    pedals = {name: (predicted[name], logged[name]) for name in model.pedals}
+    pairs = frame_pairs(cache.frames, idx, part)
+    return Predictions(predicted["steering"], cache.steering[idx], smoothed, pairs, pedals)
 
 
 def score_model(
@@ -136,12 +151,18 @@ def score_model(
     smooth_window: int = 5,
 ) -> dict[str, Any]:
     """`score` of `predict_cache`'s predictions, with the model's training mean as the predict-mean
-    baseline and `within_2_units` for a bump encoding."""
+    baseline and `within_2_units` for a bump encoding; for a model that predicts pedals, `pedals` holds
+    each one's `pedal_metrics` (its predict-mean the training frames' mean)."""
     bump = model.encoding if isinstance(model.encoding, BumpEncoding) else None
     mean = model.meta.get("train_mean_steering")
     p = predictions
     result = score(p.predicted, p.true, p.smoothed, straight_band, mean, bump, pairs=p.pairs)
     result["settings"]["smooth_window"] = smooth_window
+    if p.pedals:
+        result["pedals"] = {
+            name: pedal_metrics(pred, true, model.meta.get(f"train_mean_{name}"))
+            for name, (pred, true) in p.pedals.items()
+        }
     return result
 
 

@@ -6,6 +6,8 @@
   frames whose predicted direction equals the true one (with per-direction recall).
 - Turn sign accuracy: on frames that really turn (|t| > band), the share with sign(p) == sign(t).
 - Correlation: Pearson's r between p and t (undefined, reported as None, when either is constant).
+- Pedals (throttle, brake in [0, 1]): RMSE and MAE on the frames whose logged value is known, beside
+  predict-mean's RMSE.
 - Lead: the whole number of frames k that lines the prediction up best with the labels, the k maximising
   r(p_f, t_{f+k}) over the same frames f for every k (those whose run holds f + k for all |k| <= the
   largest lag tried; at least LEAD_MIN_FRAMES of them, else no lead). k > 0: the model steers k frames
@@ -71,6 +73,24 @@ def steering_metrics(pred: np.ndarray, true: np.ndarray, band: float) -> dict[st
         "turn_sign_accuracy": turn_sign_accuracy(pred, true, band),
         "correlation": correlation(pred, true),
         "n": int(len(true)),
+    }
+
+
+def pedal_metrics(pred: np.ndarray, true: np.ndarray, mean: float | None = None) -> dict[str, Any]:
+    """RMSE and MAE of a pedal's predictions on the frames whose `true` value is known (not NaN), and
+    `mean_rmse`, predict-mean's (`mean`: the training frames' mean pedal, else these labels'); the
+    metrics are None when no frame has a value."""
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    known = ~np.isnan(true)
+    pred, true = pred[known], true[known]
+    if not len(true):
+        return {"rmse": None, "mae": None, "mean_rmse": None, "n": 0}
+    baseline = np.full_like(true, float(np.mean(true)) if mean is None else mean)
+    return {
+        "rmse": rmse(pred, true),
+        "mae": mae(pred, true),
+        "mean_rmse": rmse(baseline, true),
+        "n": len(true),
     }
 
 

@@ -102,8 +102,9 @@ def predict_samples(
     band: float = 0.05,
     skipped: list[tuple[Path, str]] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """For each sample: path, steering, direction, true steering (when known) and, for a bump model, the
-    output activations; with `overlay_dir`, also writes the frame with the steering drawn on it.
+    """For each sample: path, steering, direction, each pedal the model predicts (throttle, brake), true
+    steering (when known) and, for a bump model, the steering output activations; with `overlay_dir`,
+    also writes the frame with the steering drawn on it.
     A motion model reads the samples as consecutive frames, each with the ones before it.
 
     Unreadable images are left out and appended to `skipped` as (path, reason); DrivenetError when
@@ -126,16 +127,19 @@ def predict_samples(
             continue
         chunk, frames = zip(*readable, strict=True)
         outputs, steering = model.read(stream.clips(model.images_from_frames(frames)))
-        for sample, frame, value, activations in zip(chunk, frames, steering, outputs, strict=True):
+        pedals = model.heads.decode_pedals(outputs)
+        activations = model.heads.steering_outputs(outputs)
+        for k, (sample, frame, value) in enumerate(zip(chunk, frames, steering, strict=True)):
             result: dict[str, Any] = {
                 "path": str(sample.path),
                 "steering": float(value),
                 "direction": direction_name(float(value), band),
+                **{name: float(values[k]) for name, values in pedals.items()},
             }
             if sample.true is not None:
                 result["true"] = sample.true
             if bump:
-                result["activations"] = [round(float(a), 4) for a in activations]
+                result["activations"] = [round(float(a), 4) for a in activations[k]]
             if overlay_dir is not None:
                 name = _unique_name(sample.path, used)
                 picture = overlay(frame, float(value), sample.true, band)

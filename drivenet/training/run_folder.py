@@ -1,5 +1,7 @@
 """A run folder: `config.toml`, `metrics.csv` (one row per epoch), `best.npz` and `last.npz`.
 
+`metrics.csv` has the METRIC_COLUMNS, then `val_<pedal>_rmse` for each pedal the model predicts.
+
 `best.npz` holds the weights of the epoch with the lowest validation loss, `last.npz` the latest weights
 with the optimizer state and the `TrainState`, so that `--resume` continues exactly. A run resumes only
 with the config it was started with (but for `RESUMABLE` keys) and on the same data (`data_fingerprint`).
@@ -34,6 +36,13 @@ METRIC_COLUMNS = (
     "lr",
     "seconds",
 )
+
+
+def metric_columns(pedals: Sequence[str] = ()) -> tuple[str, ...]:
+    """The columns of metrics.csv for a model that also predicts `pedals` (throttle, brake)."""
+    return (*METRIC_COLUMNS, *(f"val_{pedal}_rmse" for pedal in pedals))
+
+
 # settings that may change when a run resumes: its schedule and its augmentation (a section name: all keys)
 RESUMABLE = ("train.epochs", "train.patience", "train.lr", "train.lr_decay", "augment")
 
@@ -135,8 +144,8 @@ class RunFolder:
     def write_config(self, config: RunConfig) -> None:
         write_text(self.out / "config.toml", to_toml(config))
 
-    def write_history(self, history: list[dict[str, float]]) -> None:
-        write_history(self.metrics, history)
+    def write_history(self, history: list[dict[str, float]], pedals: Sequence[str] = ()) -> None:
+        write_history(self.metrics, history, pedals)
 
     def save_best(self, model: SteeringModel, row: dict[str, float]) -> None:
         save_model(model, self.best, epoch=int(row["epoch"]), val=row)
@@ -195,9 +204,10 @@ def read_history(path: Path) -> list[dict[str, float]]:
     return history
 
 
-def write_history(path: Path, history: list[dict[str, float]]) -> None:
+def write_history(path: Path, history: list[dict[str, float]], pedals: Sequence[str] = ()) -> None:
+    """The rows as metrics.csv, its columns `metric_columns(pedals)`."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=metric_columns(pedals), lineterminator="\n")
     writer.writeheader()
     for row in history:
         writer.writerow({k: (int(v) if k == "epoch" else f"{v:.6g}") for k, v in row.items()})

@@ -2,7 +2,8 @@
 
 Each epoch draws its shuffled, augmented batches from a generator seeded by (seed, epoch), so a run is
 reproducible and a resumed run sees exactly the batches it would have seen. Per batch: forward pass,
-loss L(outputs, encode(steering)), backward pass, optimizer step. After each epoch: validation loss and
+loss L (the steering encoding's loss plus each pedal target's weighted squared error,
+`drivenet.model.targets`), backward pass, optimizer step. After each epoch: validation loss and
 metrics on the held-out blocks, a row of `metrics.csv`, `best.npz` when the validation loss improved,
 and `last.npz` (weights, optimizer state, progress): see `run_folder`. Training stops after
 `train.epochs`, or after `train.patience` epochs without a better validation loss (early stopping).
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import numpy as np
 
 from drivenet.config import AugmentConfig, CameraConfig, DataConfig, RunConfig, TrainConfig
 from drivenet.data.cache import SteeringCache, load_or_build
-from drivenet.data.dataset import SteeringDataset, clip_batches
+from drivenet.data.dataset import SteeringDataset, clip_batches, target_labels
 from drivenet.data.marked import recorded_camera
 from drivenet.data.split import DataSplit, split_frames
 from drivenet.data.transform import Preprocess
@@ -36,7 +37,7 @@ from drivenet.geometry.viewsynth import RecoveryViews
 from drivenet.model.steering_model import SteeringModel
 from drivenet.nn import SGD, Adam
 from drivenet.training.console import Silent, TrainDisplay
-from drivenet.training.metrics import steering_metrics
+from drivenet.training.metrics import rmse, steering_metrics
 from drivenet.training.run_folder import RunFolder, TrainState, data_fingerprint, same_data
 
 
@@ -84,6 +85,7 @@ class Training:
     state: TrainState
     history: list[dict[str, float]]
     dataset: SteeringDataset
+    val_labels: np.ndarray  # of split.val: steering (N,), or steering and pedals (N, T) (`target_labels`)
 
     def train(
         self, display: TrainDisplay | None = None, stop_requested: Callable[[], bool] = never
@@ -106,14 +108,21 @@ class Training:
                 optimizer.lr = settings.lr * settings.lr_decay ** (epoch - 1)
                 started = time.perf_counter() - state.seconds
                 train_epoch(
-                    model, optimizer, self.dataset, state, epoch, settings, display, stop_requested, run
-                )
+                    model, optimizer, self.dataset, state, epoch, settings, display, stop_requested, run,
+                    config.model.target_weights,
+                )  # fmt: skip
                 if state.batch == 0:
                     raise DrivenetError(_no_batches(epoch, len(split.train), config.augment))
                 val_clips = clip_batches(cache, split.val, self.dataset.earlier)  # within the splits' runs
                 row = {"epoch": epoch, "train_loss": state.train_loss}
                 row.update(
-                    validate(model, val_clips, cache.steering[split.val], config.evaluate.straight_band)
+                    validate(
+                        model,
+                        val_clips,
+                        self.val_labels,
+                        config.evaluate.straight_band,
+                        config.model.target_weights,
+                    )
                 )
                 if not math.isfinite(row["val_loss"]):
                     raise TrainingDiverged(_diverged(run, epoch, state.batch, row["val_loss"], optimizer.lr))
@@ -124,7 +133,7 @@ class Training:
                 history.append(row)
                 if improved:
                     run.save_best(model, row)
-                run.write_history(history)
+                run.write_history(history, model.pedals)
                 run.save_last(model, optimizer.state_dict(), state)
                 display.end_epoch(batches, row, improved)
         except KeyboardInterrupt:
@@ -146,13 +155,26 @@ def prepare_training(
     read if `progress`) and a fresh model in the new run folder `out`, or the run's last checkpoint.
 
     The validation rows choose the best epoch and stop training early; the test rows are never read.
-    Nothing is written before the data is loaded, so a Ctrl-C until then leaves no run folder.
+    Nothing is written before the data is loaded and found to have every target of the model, so a
+    Ctrl-C until then, or a pedal target missing in the training frames, leaves no run folder.
     """
     sources = [Path(source)] if isinstance(source, (str, Path)) else [Path(s) for s in source]
     run = RunFolder(out)
     cache, model, optimizer_state, state = _start(sources, config, run, force, resume, progress)
     split = split_frames(cache, config.train)
+    views = None
+    if config.augment.views:
+        views = recovery_views(config.augment, config.data, config.camera, cache.frame_size, sources)
+    dataset = SteeringDataset(
+        cache, split.train, config.augment, motion_gaps=model.motion_gaps, part=split.part, views=views,
+        pedals=model.pedals,
+    )  # fmt: skip
+    val_labels = target_labels(cache, model.targets, split.val)
+    if not resume:  # the data fits the model's targets: start the run folder
+        run.create(force, sources)
     model.meta["train_mean_steering"] = float(np.mean(cache.steering[split.train]))
+    for j, pedal in enumerate(model.pedals):
+        model.meta[f"train_mean_{pedal}"] = float(np.mean(dataset.pedals[split.train, j]))
     optimizer = make_optimizer(model.net.parameters(), config.train)
     if optimizer_state is not None:
         try:
@@ -161,14 +183,8 @@ def prepare_training(
             raise DrivenetError(f"{run.last}: {err}") from None
     history = run.history(state.epoch) if resume else []
     run.write_config(config)
-    run.write_history(history)
-    views = None
-    if config.augment.views:
-        views = recovery_views(config.augment, config.data, config.camera, cache.frame_size, sources)
-    dataset = SteeringDataset(
-        cache, split.train, config.augment, motion_gaps=model.motion_gaps, part=split.part, views=views
-    )
-    return Training(run, config, cache, split, model, optimizer, state, history, dataset)
+    run.write_history(history, model.pedals)
+    return Training(run, config, cache, split, model, optimizer, state, history, dataset, val_labels)
 
 
 def train_run(
@@ -194,9 +210,11 @@ def train_epoch(
     display: TrainDisplay,
     stop_requested: Callable[[], bool],
     run: RunFolder,
+    weights: Mapping[str, float],
 ) -> None:
     """The batches of one epoch (after those `state` has already done, when resuming), each a `train_step`
-    recorded in `state`; KeyboardInterrupt when `stop_requested()` between two batches."""
+    with the pedal `weights` recorded in `state`; KeyboardInterrupt when `stop_requested()` between two
+    batches."""
     dataset.reseed(epoch_seed(settings.seed, epoch))
     display.start_epoch(epoch, dataset.batches_per_epoch(settings.batch_size), state.batch)
     batches = dataset.batches(settings.batch_size)
@@ -207,7 +225,7 @@ def train_epoch(
         if stop_requested():
             raise KeyboardInterrupt
         model.net.seed_dropout(epoch_seed(settings.seed, epoch, state.batch))
-        loss = train_step(model, optimizer, x, y)
+        loss = train_step(model, optimizer, x, y, weights)
         if not math.isfinite(loss):
             raise TrainingDiverged(_diverged(run, epoch, state.batch + 1, loss, optimizer.lr))
         state.add_batch(loss, len(y), time.perf_counter() - started)
@@ -221,11 +239,18 @@ def make_optimizer(params: list[Any], settings: TrainConfig) -> Adam | SGD:
     return SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
 
 
-def train_step(model: SteeringModel, optimizer: Adam | SGD, x: np.ndarray, steering: np.ndarray) -> float:
-    """One gradient step on a batch of flat inputs (`Preprocess.to_inputs`), in training mode (dropout on);
-    returns the batch loss (before the update)."""
+def train_step(
+    model: SteeringModel,
+    optimizer: Adam | SGD,
+    x: np.ndarray,
+    labels: np.ndarray,
+    weights: Mapping[str, float] | None = None,
+) -> float:
+    """One gradient step on a batch of flat inputs (`Preprocess.to_inputs`), in training mode (dropout on),
+    with `labels` steering (B,) or steering and pedals (B, T) and the pedal `weights` of the loss
+    (`TargetHeads.loss`, 1 each when not given); returns the batch loss (before the update)."""
     outputs = model.net.train().forward(model.arrange(x.astype(model.net.dtype, copy=False)))
-    loss, grad = model.encoding.loss(outputs, model.encoding.encode(steering))
+    loss, grad = model.heads.loss(outputs, labels, weights)
     model.net.backward(grad)  # overwrites every .grad, so there is nothing to zero first
     optimizer.step()
     return float(loss)
@@ -239,28 +264,42 @@ def epoch_seed(seed: int, epoch: int, batch: int | None = None) -> int:
 
 
 def validate(
-    model: SteeringModel, val_clips: Iterable[np.ndarray], val_y: np.ndarray, band: float
+    model: SteeringModel,
+    val_clips: Iterable[np.ndarray],
+    val_labels: np.ndarray,
+    band: float,
+    weights: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
-    """Validation loss and metrics, each batch of clips turned into inputs as it comes (in eval mode)."""
+    """Validation loss (the training loss, with the pedal `weights`) and metrics: steering's, and the RMSE
+    of each pedal the model predicts (`val_<pedal>_rmse`). `val_labels` are steering (N,), or steering
+    and pedals (N, T); each batch of clips is turned into inputs as it comes (in eval mode)."""
     outputs = np.concatenate(
         [model.net.predict(model.arrange(model.preprocess.to_inputs(clips))) for clips in val_clips]
     )
-    loss = float(model.encoding.loss(outputs, model.encoding.encode(val_y))[0])
-    m = steering_metrics(model.encoding.decode(outputs), val_y, band)
+    heads = model.heads
+    loss = heads.loss(outputs, val_labels, weights)[0]
+    predicted = heads.decode(outputs)
+    labels = np.asarray(val_labels).reshape(len(outputs), -1)
+    m = steering_metrics(predicted["steering"], labels[:, 0], band)
     turn = m["turn_sign_accuracy"]
-    return {
+    row = {
         "val_loss": loss,
         "val_rmse": m["rmse"],
         "val_mae": m["mae"],
         "val_direction_accuracy": m["direction_accuracy"],
         "val_turn_sign_accuracy": math.nan if turn is None else turn,
     }
+    row.update(
+        {f"val_{name}_rmse": rmse(predicted[name], labels[:, 1 + j]) for j, name in enumerate(heads.pedals)}
+    )
+    return row
 
 
 def _start(
     sources: list[Path], config: RunConfig, run: RunFolder, force: bool, resume: bool, progress: bool
 ) -> tuple[SteeringCache, SteeringModel, dict[str, Any] | None, TrainState]:
-    """Load the data and either a fresh model in an empty run folder or the run's last checkpoint."""
+    """Load the data and either a fresh model (its run folder checked, not yet made) or the run's last
+    checkpoint."""
     source = ", ".join(map(str, sources))  # for messages
     if resume and force:
         raise DrivenetError("--resume continues the run in place and --force deletes it: pass only one")
@@ -284,7 +323,6 @@ def _start(
             f"for {wanted.to_dict()}; re-run `drivenet preprocess` with this config or train on the recording"
         )
     model = SteeringModel.build(config, cache.preprocess)
-    run.create(force, sources)
     model.meta["data"] = data_fingerprint(cache)
     model.meta["frame_size"] = cache.frame_size
     return cache, model, None, TrainState()
