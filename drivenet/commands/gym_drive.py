@@ -23,7 +23,7 @@ def gym_drive(
     seed: Annotated[int, typer.Option("--seed", help="The first seed; then seed+1, seed+2...")] = 0,
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes.")] = 1,
     gas: Annotated[
-        float, typer.Option("--gas", help="A model's constant gas, 0..1, until models predict pedals.")
+        float, typer.Option("--gas", help="Gas, 0..1, of a model that predicts no throttle (model.targets).")
     ] = 0.1,
     expert: Annotated[
         bool, typer.Option("--expert/--no-expert", help="Drive the seeds with the expert too, to compare.")

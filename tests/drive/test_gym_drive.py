@@ -50,6 +50,16 @@ def test_pilot_steers_from_the_model_with_constant_gas_and_starts_afresh(models)
     np.testing.assert_array_equal([pilot.run(frame) for frame in frames], first)
 
 
+def test_a_model_that_predicts_the_pedals_works_them():
+    config = load_config(None, ["model.hidden=[4]", 'model.targets=["steering", "throttle", "brake"]'])
+    model = SteeringModel.build(config, Preprocess.from_config(config.data))
+    frames = np.random.default_rng(1).integers(0, 256, size=(3, 96, 96, 3), dtype=np.uint8)
+    actions = [ModelPilot(model, gas=0.7).run(frame) for frame in frames]
+    predicted = model.predict_targets(model.images_from_frames(frames))
+    np.testing.assert_allclose([a[1] for a in actions], predicted["throttle"], atol=1e-6)  # not the 0.7
+    np.testing.assert_allclose([a[2] for a in actions], predicted["brake"], atol=1e-6)
+
+
 def test_pilot_refuses_a_model_that_reads_more_than_a_96x96_frame_holds(tmp_path):
     config = load_config(None, ["model.hidden=[4]", "data.width=120", "data.height=20"])
     model = SteeringModel.build(config, Preprocess.from_config(config.data))

@@ -19,11 +19,10 @@ DEFAULT_GAS = 0.1
 
 
 class ModelPilot:
-    """Steering from the model, one frame at a time with the frame history a motion model reads; pedals
-    from `pedals`.
-
-    Temporary: today's models predict steering only, so `pedals` returns the constant `gas` and no brake.
-    When the model predicts pedals, `pedals` is the one place to read them from its outputs."""
+    """A model drives: each frame (with the frame history a motion model reads) gives the steering and,
+    where the model predicts them (`model.targets`), the throttle (CarRacing's gas) and the brake. A
+    model that predicts no throttle drives at the constant `gas`; one that predicts no brake never
+    brakes."""
 
     def __init__(self, model: SteeringModel, gas: float = DEFAULT_GAS) -> None:
         if not 0.0 <= gas <= 1.0:
@@ -31,20 +30,18 @@ class ModelPilot:
         check_observation_fits(model)
         self.model = model
         self.gas = gas
-        self.steer = model.driver()
+        self.control = model.controller()
 
     def reset(self) -> None:
         """A new episode: forget the earlier frames."""
-        self.steer = self.model.driver()
+        self.control = self.model.controller()
 
     def run(self, observation: np.ndarray) -> np.ndarray:
         """The action float32 [steer in -1..1, gas in 0..1, brake in 0..1] for a uint8 (96, 96, 3) frame."""
-        gas, brake = self.pedals(observation)
-        return np.array([min(max(self.steer(observation), -1.0), 1.0), gas, brake], dtype=np.float32)
-
-    def pedals(self, observation: np.ndarray) -> tuple[float, float]:
-        """(gas, brake): the constant `gas` and no brake, until models predict pedals (see the class)."""
-        return self.gas, 0.0
+        controls = self.control(observation)
+        gas = self.gas if controls.throttle is None else controls.throttle
+        brake = 0.0 if controls.brake is None else controls.brake
+        return np.array([min(max(controls.steering, -1.0), 1.0), gas, brake], dtype=np.float32)
 
 
 def check_observation_fits(model: SteeringModel) -> None:
