@@ -19,7 +19,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
 def test_every_config_loads_and_builds_a_model(path):
     config = load_config(path)

@@ -35,13 +35,13 @@ def inspect(
     from drivenet.data.cache import build_cache
     from drivenet.data.frames import no_usable_frames
     from drivenet.data.inspect import plot_histogram, plot_samples, summary_lines, write_problems
-    from drivenet.data.readers import read_from_config
+    from drivenet.data.readers import read_recordings
     from drivenet.data.transform import Preprocess
     from drivenet.io import prepare_output_dir, write_json
 
     settings = data_settings(config, set_, format, cameras, workers)
     folder = prepare_output_dir(out, force, inputs=data) if out is not None else None
-    read = read_from_config(data, settings)
+    read = read_recordings(data, settings)
     cache, skipped = None, []
     if len(read.frames):
         transform = Preprocess.from_config(settings)

@@ -34,7 +34,7 @@ def preprocess(
     from drivenet.data.cache import build_cache
     from drivenet.data.frames import no_usable_frames
     from drivenet.data.inspect import summary_lines
-    from drivenet.data.readers import read_from_config
+    from drivenet.data.readers import read_recordings
     from drivenet.data.transform import Preprocess
     from drivenet.io import check_output_file
 
@@ -43,7 +43,7 @@ def preprocess(
         raise DrivenetError(f"--out {out}: a cache file name must end in .npz")
     check_output_file(out, force)  # before the slow part; cache.save checks again
     transform = Preprocess.from_config(settings)
-    read = read_from_config(data, settings, strict=strict)
+    read = read_recordings(data, settings, strict=strict)
     if len(read.frames) == 0:
         raise no_usable_frames(data, read.problems)
     cache, skipped = build_cache(read.frames, transform, settings.workers, strict, True, read.problems)

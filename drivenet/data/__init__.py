@@ -3,7 +3,7 @@
 from drivenet.data.cache import SteeringCache, build_cache, load_or_build
 from drivenet.data.dataset import SteeringDataset
 from drivenet.data.frames import COLUMNS, Problem, ReadResult
-from drivenet.data.readers import read_from_config, read_recordings
+from drivenet.data.readers import read_recordings
 from drivenet.data.split import block_split
 from drivenet.data.transform import Preprocess
 
@@ -17,6 +17,5 @@ __all__ = [
     "block_split",
     "build_cache",
     "load_or_build",
-    "read_from_config",
     "read_recordings",
 ]

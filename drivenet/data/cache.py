@@ -24,7 +24,7 @@ from drivenet.data.frames import (
     raise_first,
 )
 from drivenet.data.npzmap import memmap_member
-from drivenet.data.readers import read_from_config
+from drivenet.data.readers import read_recordings
 from drivenet.data.transform import Preprocess
 from drivenet.errors import DrivenetError
 from drivenet.io import check_kind, check_output_file, load_npz, save_npz
@@ -240,7 +240,7 @@ def load_or_build(
     names: list[str | Path] = [path for path in sources if path.suffix == ".npz"]
     folders = [path for path in sources if path.suffix != ".npz"]
     if folders:
-        read = read_from_config(folders, data)
+        read = read_recordings(folders, data)
         if len(read.frames) == 0:
             raise no_usable_frames(folders, read.problems)
         cache, _ = build_cache(

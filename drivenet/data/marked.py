@@ -8,7 +8,6 @@ from pathlib import Path
 
 from drivenet.config import DataConfig
 from drivenet.data.readers.detect import find_recordings
-from drivenet.data.readers.finder import ReadOptions
 from drivenet.errors import DrivenetError
 from drivenet.geometry.camera import CameraModel, read_marker
 
@@ -22,13 +21,12 @@ def recorded_camera(sources: Sequence[Path], data: DataConfig) -> CameraModel | 
     """The camera that every recording under `sources` names; None when none names one (caches, `.npz`,
     name none). Recordings naming different cameras, or some naming one and some not, are refused: one
     camera model warps all of them."""
-    options = ReadOptions(csv_image_column=data.csv_image_column)
     marks: dict[str, tuple[str, CameraModel] | None] = {}
     for source in sources:
         if source.suffix == ".npz":
             marks[str(source)] = None
             continue
-        for _, target in find_recordings(source, data.format, options):
+        for _, target in find_recordings(source, data):
             marks[str(target)] = marker_of(target)
     cameras = {None if mark is None else mark[1] for mark in marks.values()}
     if len(cameras) > 1:

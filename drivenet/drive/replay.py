@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 from drivenet.config import CameraConfig, DataConfig
 from drivenet.data.marked import marker_of
 from drivenet.data.odometry import driven_steps, read_odometry
-from drivenet.data.readers import ReadOptions, read_from_config
+from drivenet.data.readers import read_recordings
 from drivenet.data.readers.detect import find_recordings
 from drivenet.drive.rendered import DriveReport
 from drivenet.errors import DrivenetError
@@ -142,14 +142,13 @@ def load_recorded_drive(
 ) -> RecordedDrive:
     """Read one recording's centre frames, speeds and times (`speed` m/s and `frame_rate` Hz, when
     given, replace the log's); DrivenetError naming what is missing when its path cannot be rebuilt."""
-    options = ReadOptions(csv_image_column=data.csv_image_column)
-    found = find_recordings(recording, data.format, options)
+    found = find_recordings(recording, data)
     if len(found) != 1:
         raise DrivenetError(
             f"{recording} holds {len(found)} recordings; replay drives one: pass one recording's folder"
         )
     fmt, target = found[0]
-    frames = read_from_config([recording], replace(data, cameras="center")).frames
+    frames = read_recordings([recording], replace(data, cameras="center")).frames
     frames = frames.sort_values("frame", kind="stable")
     if len(frames) < 2:
         raise DrivenetError(f"{recording}: {len(frames)} usable frames; replay needs at least 2")

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from drivenet.config import DataConfig
-from drivenet.data.readers import IMAGE_SUFFIXES, ReadOptions, read_from_config
+from drivenet.data.readers import IMAGE_SUFFIXES, read_recordings
 from drivenet.data.readers.detect import detect_folder
 from drivenet.data.readers.finder import scan_folder
 from drivenet.errors import DrivenetError
@@ -61,10 +61,10 @@ def collect_samples(paths: Sequence[str | Path], data: DataConfig) -> list[Sampl
             samples.append(Sample(path))
         elif path.is_dir():
             images = folder_samples(path)
-            if images and detect_folder(path, ReadOptions()) is None:
+            if images and detect_folder(path, data) is None:
                 samples += images
                 continue
-            frames = read_from_config([path], replace(data, cameras="center")).frames
+            frames = read_recordings([path], replace(data, cameras="center")).frames
             labelled = zip(frames["path"], frames["steering"], strict=True)
             samples += [Sample(Path(p), float(s)) for p, s in labelled]
         elif path.exists():

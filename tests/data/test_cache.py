@@ -90,7 +90,7 @@ def test_workers_give_the_same_cache_as_one_process(tmp_path: Path, monkeypatch:
 
 
 def test_cache_round_trip_and_no_silent_overwrite(tmp_path: Path) -> None:
-    read = read_recordings([udacity(tmp_path / "rec", [0.1, -0.4, 0.0])], cameras="all")
+    read = read_recordings([udacity(tmp_path / "rec", [0.1, -0.4, 0.0])], DataConfig(cameras="all"))
     cache, _ = build_cache(
         read.frames, Preprocess(color="rgb", width=10, height=6), workers=1, progress=False
     )

@@ -17,6 +17,7 @@ from support.recordings import donkey_v1, donkey_v2, plain_csv, sully, udacity, 
 from typer.testing import CliRunner
 
 from drivenet.cli import app
+from drivenet.config import DataConfig
 from drivenet.data import read_recordings
 from drivenet.errors import DrivenetError
 
@@ -117,13 +118,17 @@ def test_a_byte_order_mark_is_honoured_and_the_first_frame_kept(
         rec, logs = plain_csv(tmp_path / "rec", STEERING).parent, ["labels.csv"]
     else:
         rec, logs = donkey_v2(tmp_path / "rec", STEERING), ["manifest.json", "catalog_0.catalog"]
-    expected = read_recordings([rec], format=fmt, csv_image_column="file", csv_steering_column="angle")
+    expected = read_recordings(
+        [rec], DataConfig(format=fmt, csv_image_column="file", csv_steering_column="angle")
+    )
     for log in logs:
         if encoding == "utf-16-be":  # Python writes no mark for an explicit byte order: add it
             (rec / log).write_bytes(b"\xfe\xff" + (rec / log).read_text().encode("utf-16-be"))
         else:
             with_bom(rec / log, encoding)
-    result = read_recordings([rec], format=fmt, csv_image_column="file", csv_steering_column="angle")
+    result = read_recordings(
+        [rec], DataConfig(format=fmt, csv_image_column="file", csv_steering_column="angle")
+    )
     assert result.problems == []
     assert result.frames.equals(expected.frames)
 
@@ -166,7 +171,9 @@ def test_the_same_frame_files_in_two_recordings_are_refused(tmp_path: Path) -> N
     copy = log.with_name("copy.csv")
     copy.write_text(log.read_text())
     with pytest.raises(DrivenetError, match=r"f0.jpg is a frame of both rec and rec#2"):
-        read_recordings([log, copy], format="csv", csv_image_column="file", csv_steering_column="angle")
+        read_recordings(
+            [log, copy], DataConfig(format="csv", csv_image_column="file", csv_steering_column="angle")
+        )
 
 
 def rewrite_catalog(tub: Path, change) -> None:
@@ -262,7 +269,7 @@ def test_an_img_folder_linked_from_outside_is_refused_frame_by_frame(tmp_path: P
     rec.mkdir()
     shutil.copy(elsewhere / "driving_log.csv", rec)
     (rec / "IMG").symlink_to(elsewhere / "IMG")
-    result = read_recordings([rec], format="udacity")
+    result = read_recordings([rec], DataConfig(format="udacity"))
     assert len(result.frames) == 0
     assert [p.kind for p in result.problems] == ["refused image"] * len(STEERING)
     assert "leads outside the recording folder" in result.problems[0].reason

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from support.recordings import donkey_v1, donkey_v2, plain_csv, sully, udacity, write_jpeg
 
-from drivenet.config import DataConfig
-from drivenet.data import COLUMNS, read_from_config, read_recordings
+from drivenet.config import DataConfig, load_config
+from drivenet.data import COLUMNS, read_recordings
 from drivenet.data.frames import OPTIONAL_COLUMNS
 from drivenet.data.readers.finder import ImageFinder
 from drivenet.errors import DrivenetError
@@ -53,7 +53,7 @@ def test_udacity_header_variants(tmp_path: Path, header: str | None, fields: int
 
 def test_side_cameras_get_the_steering_correction(tmp_path: Path) -> None:
     rec = udacity(tmp_path / "rec", [0.0, 0.9])
-    frames = read_recordings([rec], cameras="all", side_correction=0.2).frames
+    frames = read_recordings([rec], DataConfig(cameras="all", side_correction=0.2)).frames
     by = {(r.camera, r.frame): r.steering for r in frames.itertuples()}
     assert by[("left", 0)] == pytest.approx(0.2) and by[("right", 0)] == pytest.approx(-0.2)
     assert by[("left", 1)] == pytest.approx(1.0)  # clipped to the range
@@ -62,13 +62,13 @@ def test_side_cameras_get_the_steering_correction(tmp_path: Path) -> None:
 
 def test_missing_side_images_are_reported_and_the_rest_kept(tmp_path: Path) -> None:
     rec = udacity(tmp_path / "rec", STEERING, sides=False)
-    result = read_recordings([rec], cameras="all")
+    result = read_recordings([rec], DataConfig(cameras="all"))
     assert len(result.frames) == 4 and set(result.frames["camera"]) == {"center"}
     assert len(result.problems) == 8
     assert {p.kind for p in result.problems} == {"missing image"}
     assert result.problems[0].row == 2 and "left_" in result.problems[0].reason
     with pytest.raises(DrivenetError, match=r"line 2: image .*left_"):
-        read_recordings([rec], cameras="all", strict=True)
+        read_recordings([rec], DataConfig(cameras="all"), strict=True)
 
 
 def test_bad_steering_values_name_the_row(tmp_path: Path) -> None:
@@ -129,20 +129,20 @@ def test_donkey_v1_records(tmp_path: Path) -> None:
 @pytest.mark.parametrize("timestamps", [False, True])
 def test_sully_degrees_are_scaled_and_clipped(tmp_path: Path, timestamps: bool) -> None:
     rec = sully(tmp_path / "dash", [0.0, 45.0, -90.0, 900.0], timestamps=timestamps)
-    frames = read_recordings([rec], wheel_degrees_per_unit=450.0).frames
+    frames = read_recordings([rec], DataConfig(wheel_degrees_per_unit=450.0)).frames
     np.testing.assert_allclose(frames["steering"], [0.0, 0.1, -0.2, 1.0], atol=1e-6)
     sully_90 = DataConfig(format="sully", wheel_degrees_per_unit=90.0)
-    frames = read_from_config([rec / "data.txt"], sully_90).frames
+    frames = read_recordings([rec / "data.txt"], sully_90).frames
     np.testing.assert_allclose(frames["steering"], [0.0, 0.5, -1.0, 1.0], atol=1e-6)
 
 
 def test_plain_csv_with_configured_columns(tmp_path: Path) -> None:
     log = plain_csv(tmp_path / "rec", [0.3, -0.3])
-    frames = read_recordings([log], csv_image_column="file", csv_steering_column="angle").frames
+    frames = read_recordings([log], DataConfig(csv_image_column="file", csv_steering_column="angle")).frames
     check_table(frames, 2, ("speed",))
     np.testing.assert_allclose(frames["steering"], [0.3, -0.3])
     with pytest.raises(DrivenetError, match=r"labels.csv, line 1: unknown columns 'time,file,speed,angle'"):
-        read_recordings([log], format="csv")
+        read_recordings([log], DataConfig(format="csv"))
 
 
 def test_a_folder_of_recordings_is_combined(tmp_path: Path) -> None:
@@ -162,8 +162,8 @@ def test_empty_or_unknown_inputs_are_errors(tmp_path: Path) -> None:
         read_recordings([tmp_path / "empty"])
     with pytest.raises(DrivenetError, match=r"no such file or folder"):
         read_recordings([tmp_path / "nowhere"])
-    with pytest.raises(DrivenetError, match=r"unknown format 'tubs'"):
-        read_recordings([tmp_path / "empty"], format="tubs")
+    with pytest.raises(DrivenetError, match=r"data.format = \"tubs\": must be one of auto, udacity"):
+        load_config(None, ["data.format=tubs"])  # the config's rule, before any reader runs
     bad_manifest = tmp_path / "tub"
     bad_manifest.mkdir()
     (bad_manifest / "manifest.json").write_text(json.dumps({"paths": []})[:5])

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from drivenet.config import DataConfig
 from drivenet.data import Preprocess, build_cache, read_recordings
 
 
@@ -29,7 +30,7 @@ def test_udacity_center_frames_all_load(datasets: Path) -> None:
 
 
 def test_udacity_side_cameras_load_where_present(datasets: Path) -> None:
-    result = read_recordings([datasets / "udacity-sample"], cameras="all")
+    result = read_recordings([datasets / "udacity-sample"], DataConfig(cameras="all"))
     counts = result.frames["camera"].value_counts().to_dict()
     assert counts == {"center": 8036, "left": 1500, "right": 1500}
     assert result.frames.loc[result.frames["camera"] != "center", "frame"].max() == 1499

@@ -13,6 +13,7 @@ from support.simulator import jpeg_bytes, telemetry
 from typer.testing import CliRunner
 
 from drivenet.cli import app
+from drivenet.config import DataConfig
 from drivenet.data.readers import read_recordings
 from drivenet.drive.udacity import server
 from drivenet.drive.udacity.pilot import Pilot
@@ -147,7 +148,7 @@ def test_the_recording_reads_back_with_the_steering_that_was_sent(models, tmp_pa
         pilot.connect()
         sent = [pilot.telemetry(telemetry(p.read_bytes(), speed=i)) for i, p in enumerate(models["frames"])]
         pilot.telemetry({"image": "broken"})  # not recorded
-    frames = read_recordings([tmp_path / "rec"], format="udacity", strict=True).frames
+    frames = read_recordings([tmp_path / "rec"], DataConfig(format="udacity"), strict=True).frames
     assert list(frames["steering"]) == [float(r.data["steering_angle"]) for r in sent]
     for path, source in zip(frames["path"], models["frames"], strict=True):
         assert Path(path).read_bytes() == source.read_bytes()  # the very bytes the model read

@@ -22,6 +22,7 @@ from support.simulator import telemetry, udacity_jpegs
 from typer.testing import CliRunner
 
 from drivenet.cli import app
+from drivenet.config import DataConfig
 from drivenet.data.readers import read_recordings
 from drivenet.drive.udacity import server
 from drivenet.errors import DrivenetError
@@ -217,7 +218,7 @@ def test_the_simulator_is_steered_as_predict_steers_through_bad_telemetry_and_re
     assert second.returncode == 1
     assert second.stderr.startswith(f"error: cannot listen on 127.0.0.1:{served.port}")
     np.testing.assert_allclose(sent, predicted(models["single"], frames), rtol=0, atol=1e-6)
-    log = read_recordings([tmp_path / "rec"], format="udacity", strict=True).frames
+    log = read_recordings([tmp_path / "rec"], DataConfig(format="udacity"), strict=True).frames
     assert list(log["steering"]) == sent
     assert [Path(p).read_bytes() for p in log["path"]] == [p.read_bytes() for p in frames]
     assert served.stderr.count("image is not base64") == 1  # shown once ...

@@ -7,6 +7,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from drivenet.cli import app
+from drivenet.config import DataConfig
 from drivenet.data import read_recordings
 from drivenet.roads.renderer import Camera
 from drivenet.roads.synth import render_set
@@ -20,7 +21,7 @@ def test_recording_reads_back_through_the_udacity_reader(tmp_path):
     assert result.exit_code == 0, result.output
     header = (out / "driving_log.csv").read_text().splitlines()[0]
     assert header == "center,left,right,steering,throttle,brake,speed"
-    read = read_recordings([out], format="udacity")
+    read = read_recordings([out], DataConfig(format="udacity"))
     assert read.problems == []
     frames = read.frames
     assert len(frames) == 12 and set(frames["camera"]) == {"center"}

@@ -13,7 +13,7 @@ import pytest
 from support import CONFIGS
 
 from drivenet.config import load_config
-from drivenet.data import Preprocess, build_cache, read_from_config
+from drivenet.data import Preprocess, build_cache, read_recordings
 from drivenet.data.split import split_frames
 from drivenet.model.checkpoint import load_model
 from drivenet.training.evaluate import evaluate_model
@@ -42,7 +42,7 @@ def recording(name: str) -> Path:
 
 def test_the_udacity_recipe_on_a_slice_scores_on_its_test_split(tmp_path):
     config = load_config(CONFIGS / "udacity_offline.toml", [f"train.epochs={EPOCHS}"])
-    frames = read_from_config([recording("udacity-sample")], config.data).frames.iloc[:FRAMES]
+    frames = read_recordings([recording("udacity-sample")], config.data).frames.iloc[:FRAMES]
     cache, skipped = build_cache(frames, Preprocess.from_config(config.data), progress=False)
     assert not skipped
     result = train_run(cache.save(tmp_path / "cache.npz"), config, tmp_path / "run")

@@ -91,18 +91,14 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(cache_path, tmp_path
     resumed = train_run(cache_path, config, tmp_path / "cut", resume=True)
     assert resumed.status == "finished"
     assert metrics(tmp_path / "cut") == metrics(tmp_path / "whole")
-    whole, cut = (
-        load_model(tmp_path / run / "last.npz").net.state_dict() for run in ("whole", "cut")
-    )
+    whole, cut = (load_model(tmp_path / run / "last.npz").net.state_dict() for run in ("whole", "cut"))
     for name in whole:
         np.testing.assert_array_equal(whole[name], cut[name])
 
 
 def test_resume_can_extend_a_finished_run(cache_path, tmp_path):
     train_run(cache_path, tiny_config("train.epochs=2"), tmp_path / "run")
-    result = train_run(
-        cache_path, tiny_config("train.epochs=3"), tmp_path / "run", resume=True
-    )
+    result = train_run(cache_path, tiny_config("train.epochs=3"), tmp_path / "run", resume=True)
     assert result.state.epoch == 3 and len(metrics(tmp_path / "run")) == 3
 
 
@@ -198,7 +194,7 @@ def test_recovery_views_reach_training(cache_path, tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer, "SteeringDataset", spy)
     train_run(cache_path, tiny_config("train.epochs=1"), tmp_path / "plain")
-    views = ("augment.shift_m=0.5", "augment.yaw_deg=2.0", "camera.preset=\"udacity\"")
+    views = ("augment.shift_m=0.5", "augment.yaw_deg=2.0", 'camera.preset="udacity"')
     config = tiny_config("train.epochs=1", *views)
     train_run(cache_path, config, tmp_path / "views")
     assert seen[0] is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from drivenet.data.readers.finder import ReadOptions
+from drivenet.config import DataConfig
 from drivenet.data.readers.plaincsv import read_header
 from drivenet.errors import DrivenetError
 
@@ -13,18 +13,18 @@ FORMATS = ("udacity", "donkey", "sully", "csv")
 EXPECTED = "driving_log.csv, a Donkey tub (manifest.json or record_N.json), data.txt, or a .csv log"
 
 
-def csv_format(path: Path, options: ReadOptions) -> str:
+def csv_format(path: Path, data: DataConfig) -> str:
     """A `.csv` is a plain CSV when its header names the configured columns, else a Udacity log."""
     header = read_header(path)
-    plain = options.csv_image_column in header and options.csv_steering_column in header
+    plain = data.csv_image_column in header and data.csv_steering_column in header
     return "csv" if plain and path.name != "driving_log.csv" else "udacity"
 
 
-def detect_file(path: Path, options: ReadOptions) -> str | None:
+def detect_file(path: Path, data: DataConfig) -> str | None:
     """The format of a log file, or None when the file is not one."""
     name = path.name.lower()
     if name.endswith(".csv"):
-        return csv_format(path, options)
+        return csv_format(path, data)
     if name == "manifest.json" or (name.startswith("record_") and name.endswith(".json")):
         return "donkey"
     if name.endswith(".txt") and not name.startswith(("license", "readme")):
@@ -32,7 +32,7 @@ def detect_file(path: Path, options: ReadOptions) -> str | None:
     return None
 
 
-def detect_folder(folder: Path, options: ReadOptions) -> tuple[str, Path] | None:
+def detect_folder(folder: Path, data: DataConfig) -> tuple[str, Path] | None:
     """(format, what to read) for a recording folder, or None when the folder holds no log."""
     if os.path.lexists(folder / "manifest.json") or any(folder.glob("record_*.json")):
         return "donkey", folder
@@ -41,14 +41,14 @@ def detect_folder(folder: Path, options: ReadOptions) -> tuple[str, Path] | None
             return ("udacity" if name.endswith(".csv") else "sully"), folder / name
     logs = sorted(folder.glob("*.csv"))
     if len(logs) == 1:
-        return csv_format(logs[0], options), logs[0]
+        return csv_format(logs[0], data), logs[0]
     return None
 
 
-def find_recordings(path: Path, fmt: str, options: ReadOptions) -> list[tuple[str, Path]]:
-    """The recordings under `path` as (format, file or tub folder); `fmt` other than auto is forced."""
-    if fmt != "auto" and fmt not in FORMATS:
-        raise DrivenetError(f"unknown format {fmt!r}; use auto, {', '.join(FORMATS)}")
+def find_recordings(path: Path, data: DataConfig) -> list[tuple[str, Path]]:
+    """The recordings under `path` as (format, file or tub folder); `data.format` other than auto is
+    forced."""
+    fmt = data.format
     if not path.exists():
         raise DrivenetError(f"{path}: no such file or folder; check the path")
     if not path.is_file() and not path.is_dir():
@@ -57,16 +57,16 @@ def find_recordings(path: Path, fmt: str, options: ReadOptions) -> list[tuple[st
             " folder or its log"
         )
     if path.is_file():
-        found = detect_file(path, options)
+        found = detect_file(path, data)
         if found is None and fmt == "auto":
             raise DrivenetError(f"{path}: not a known log; expected {EXPECTED}, or pass --format")
         target = path.parent if (fmt == "donkey" or found == "donkey") else path
         return [(fmt if fmt != "auto" else str(found), target)]
-    found_here = detect_folder(path, options)
+    found_here = detect_folder(path, data)
     if found_here is not None:
         return [(fmt if fmt != "auto" else found_here[0], found_here[1])]
     subfolders = sorted(p for p in path.iterdir() if p.is_dir())
-    nested = [(f, target) for p in subfolders if (hit := detect_folder(p, options)) for f, target in [hit]]
+    nested = [(f, target) for p in subfolders if (hit := detect_folder(p, data)) for f, target in [hit]]
     if not nested:
         raise DrivenetError(f"{path}: no recording found; expected {EXPECTED} in it or in its subfolders")
     return [(fmt if fmt != "auto" else f, target) for f, target in nested]

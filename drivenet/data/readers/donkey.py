@@ -16,8 +16,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from drivenet.config import DataConfig
 from drivenet.data.frames import Problem, ReadResult
-from drivenet.data.readers.finder import FrameCollector, ReadOptions
+from drivenet.data.readers.finder import FrameCollector
 from drivenet.data.readers.logfile import UnreadableLog, numbered_lines, read_log, shown
 from drivenet.errors import DrivenetError
 
@@ -74,7 +75,7 @@ def read_manifest(manifest: Path) -> tuple[list[str], set[int]]:
     raise DrivenetError(f"{manifest}: no line lists the catalog 'paths'; restore the tub's manifest")
 
 
-def read_donkey_v2(tub: Path, options: ReadOptions) -> ReadResult:
+def read_donkey_v2(tub: Path, data: DataConfig) -> ReadResult:
     """Read a v2 tub folder (manifest + catalogs)."""
     catalogs, deleted = read_manifest(tub / "manifest.json")
     out = FrameCollector(tub)
@@ -110,7 +111,7 @@ def read_donkey_v2(tub: Path, options: ReadOptions) -> ReadResult:
     return out.result()
 
 
-def read_donkey_v1(tub: Path, options: ReadOptions) -> ReadResult:
+def read_donkey_v1(tub: Path, data: DataConfig) -> ReadResult:
     """Read a v1 tub folder (`record_N.json` files)."""
     records = sorted(
         ((int(m.group(1)), p) for p in tub.iterdir() if (m := RECORD_V1.match(p.name))), key=lambda r: r[0]
@@ -129,7 +130,7 @@ def read_donkey_v1(tub: Path, options: ReadOptions) -> ReadResult:
     return out.result()
 
 
-def read_donkey(tub: Path, options: ReadOptions) -> ReadResult:
+def read_donkey(tub: Path, data: DataConfig) -> ReadResult:
     """Read a tub of either version."""
     v2 = os.path.lexists(tub / "manifest.json")  # a manifest that is a FIFO or a link is refused by name
-    return read_donkey_v2(tub, options) if v2 else read_donkey_v1(tub, options)
+    return read_donkey_v2(tub, data) if v2 else read_donkey_v1(tub, data)

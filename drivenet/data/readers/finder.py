@@ -7,7 +7,6 @@ import math
 import os
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from drivenet.data.frames import OPTIONAL_COLUMNS, Problem, ReadResult, make_frames
@@ -15,17 +14,6 @@ from drivenet.data.readers.logfile import is_inside, shown
 
 IMAGE_FOLDERS = ("IMG", "images", "")  # where recordings keep their frames, relative to the recording
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")  # image files drivenet reads, lower case
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """Reader settings, named as in the config's `[data]` section."""
-
-    cameras: str = "center"  # center | all
-    side_correction: float = 0.2
-    wheel_degrees_per_unit: float = 450.0
-    csv_image_column: str = "image"
-    csv_steering_column: str = "steering"
 
 
 def scan_folder(folder: Path, root: Path) -> tuple[dict[str, str], dict[str, str]]:

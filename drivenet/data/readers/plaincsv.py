@@ -11,8 +11,9 @@ import csv
 import io
 from pathlib import Path
 
+from drivenet.config import DataConfig
 from drivenet.data.frames import OPTIONAL_COLUMNS, Problem, ReadResult
-from drivenet.data.readers.finder import FrameCollector, ReadOptions
+from drivenet.data.readers.finder import FrameCollector
 from drivenet.data.readers.logfile import csv_rows, read_log, shown
 from drivenet.errors import DrivenetError
 
@@ -28,11 +29,11 @@ def header_of(text: str) -> list[str]:
     return [f.strip() for f in first]
 
 
-def read_plain_csv(path: Path, options: ReadOptions) -> ReadResult:
+def read_plain_csv(path: Path, data: DataConfig) -> ReadResult:
     """Read one CSV with the configured image and steering columns."""
     text = read_log(path)
     header = header_of(text)
-    wanted = (options.csv_image_column, options.csv_steering_column)
+    wanted = (data.csv_image_column, data.csv_steering_column)
     if not all(col in header for col in wanted):
         raise DrivenetError(
             f"{path}, line 1: unknown columns {shown(','.join(header))}; set data.csv_image_column and "

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from drivenet.config import DataConfig
 from drivenet.data.frames import Problem, ReadResult
-from drivenet.data.readers.finder import FrameCollector, ReadOptions
+from drivenet.data.readers.finder import FrameCollector
 from drivenet.data.readers.logfile import numbered_lines, read_log, shown
 
 
-def read_sully(log: Path, options: ReadOptions) -> ReadResult:
+def read_sully(log: Path, data: DataConfig) -> ReadResult:
     """Read one `data.txt`; images are resolved inside its folder."""
     out = FrameCollector(log.parent)
     for row, line in numbered_lines(read_log(log)):
@@ -26,7 +27,7 @@ def read_sully(log: Path, options: ReadOptions) -> ReadResult:
                 )
             continue
         angle = fields[1].split(",")[0]
-        value = out.steering(angle, log, row, options.wheel_degrees_per_unit)
+        value = out.steering(angle, log, row, data.wheel_degrees_per_unit)
         if value is not None:
             out.add(fields[0], value, log, row, row - 1)
     return out.result()

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from drivenet.config import DataConfig
 from drivenet.data.frames import OPTIONAL_COLUMNS, Problem, ReadResult
-from drivenet.data.readers.finder import FrameCollector, ReadOptions, is_image_name
+from drivenet.data.readers.finder import FrameCollector, is_image_name
 from drivenet.data.readers.logfile import csv_rows, read_log, shown
 from drivenet.errors import DrivenetError
 
@@ -55,11 +56,11 @@ def header_columns(log: Path, fields: list[str]) -> dict[str, int]:
     return columns
 
 
-def read_udacity(log: Path, options: ReadOptions) -> ReadResult:
+def read_udacity(log: Path, data: DataConfig) -> ReadResult:
     """Read one simulator log; images are resolved inside the log's folder."""
     out = FrameCollector(log.parent)
-    cameras = ("center", "left", "right") if options.cameras == "all" else ("center",)
-    correction = {"center": 0.0, "left": options.side_correction, "right": -options.side_correction}
+    cameras = ("center", "left", "right") if data.cameras == "all" else ("center",)
+    correction = {"center": 0.0, "left": data.side_correction, "right": -data.side_correction}
     columns, header_rows = None, 0
     for row, fields in csv_rows(read_log(log), log, out.problems):
         if not any(f.strip() for f in fields):
