@@ -249,6 +249,24 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
+class DaggerConfig:
+    """`[dagger]`: `drivenet gym dagger` and `gym learn` (`drivenet.drive.gym.dagger`): behavioural cloning
+    on the expert's episodes, then DAgger rounds, and the seeds that choose a round and report it."""
+
+    bc_episodes: int = setting(20, between(1, 1000))  # the expert's episodes of round 0
+    noise: float = setting(0.05, between(0, 1))  # DART: steering sd added to round 0's expert driving
+    rounds: int = setting(4, COUNT)  # DAgger rounds after behavioural cloning (0: cloning only)
+    episodes: int = setting(8, between(1, 1000))  # episodes recorded in each DAgger round
+    beta: float = setting(0.5, SHARE)  # the expert's share of the steps in round 1
+    beta_decay: float = setting(0.5, SHARE)  # round r's share: beta * beta_decay^(r - 1)
+    train_seed: int = setting(10000, COUNT)  # round r records seeds train_seed + 1000 r + i
+    choose_seed: int = setting(1000, COUNT)  # first seed that scores each round, to pick the best
+    choose_episodes: int = setting(10, between(1))
+    test_seed: int = setting(0, COUNT)  # first seed of the final report, used by no training or choice
+    test_episodes: int = setting(100, between(1))
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A run's whole config: one typed section per TOML table."""
 
@@ -258,6 +276,7 @@ class RunConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
+    dagger: DaggerConfig = field(default_factory=DaggerConfig)
 
     def updated(self, update: Mapping[str, Any], source: str) -> RunConfig:
         """This config with the sections and keys of `update` replaced, each checked against its rule;

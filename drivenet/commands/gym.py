@@ -44,8 +44,9 @@ def register(app: typer.Typer) -> None:
         help="Drive Gymnasium's CarRacing: an expert, recordings, closed loop (needs the gym extra).",
         no_args_is_help=True,
     )
-    from drivenet.commands import gym_drive, gym_record  # here, not at the top: they import this module
+    from drivenet.commands import gym_dagger, gym_drive, gym_record  # here, not at the top: they import this
 
     gym_drive.register(group)
     gym_record.register(group)
+    gym_dagger.register(group)
     app.add_typer(group)

@@ -22,13 +22,15 @@ def gym_record(
     frames: Annotated[
         int | None, typer.Option("--frames", help="Write at most this many frames per episode.")
     ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes (the same recordings whatever).")] = 1,
     force: Annotated[bool, typer.Option("--force", help="Replace episode folders drivenet wrote.")] = False,
     env: EnvOpt = "CarRacing-v3",
     env_arg: EnvArgOpt = [],  # noqa: B006 - typer reads the default, it is never mutated
 ) -> None:
     """Record one CarRacing episode per seed as OUT/seed_NNNNN/ (IMG/*.png and log.csv): the expert's
     action is the label, the action applied has N(0, noise^2) added to its steering. The first 49 frames
-    (the camera zooming in) are driven but not written. Read it like any recording: `drivenet inspect
+    (the camera zooming in) are driven but not written. A seed gives the same recording whatever --jobs.
+    Read it like any recording: `drivenet inspect
     OUT`, `drivenet preprocess OUT --out CACHE`."""
     from drivenet.drive.gym.record import record_episodes
 
@@ -44,6 +46,7 @@ def gym_record(
         force=force,
         env_id=env,
         env_kwargs=env_kwargs(env_arg),
+        jobs=jobs,
     )
     for e in summary.episodes:
         typer.echo(f"{e.folder}: {e.frames} frames, reward {e.reward:.1f} over {e.steps} steps")

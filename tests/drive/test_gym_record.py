@@ -4,6 +4,7 @@ back as ordinary plain-CSV recordings; the expert's clean action is the label wh
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from drivenet.data import read_recordings
 from drivenet.drive.gym import Expert, make_env
 from drivenet.drive.gym import record as record_module
 from drivenet.drive.gym.record import LOG_COLUMNS, RecordSummary, record_episodes
+from drivenet.drive.gym.rollout import PolicySpec
 from drivenet.errors import DrivenetError
 
 SEEDS = (3, 4)
@@ -98,13 +100,26 @@ class Straight:
         return np.array([0.0, 0.2, 0.0], dtype=np.float32)
 
 
+STRAIGHT = Straight()
+
+
+@dataclass(frozen=True)
+class StraightOn(PolicySpec):
+    """A stand-in for a model's PolicySpec: built (in this process), it is STRAIGHT."""
+
+    source: str = "straight on"
+
+    def build(self) -> Straight:
+        return STRAIGHT
+
+
 @needs_gym
 @pytest.mark.parametrize("beta", [0.0, 0.5, 1.0])
 def test_a_policy_acts_where_the_expert_does_not_and_the_expert_still_labels(monkeypatch, tmp_path, beta):
     monkeypatch.setattr(record_module, "ZOOM_STEPS", 0)
-    policy = Straight()
-    episodes = record_episodes(tmp_path, [7, 8], frames=30, policy=policy, beta=beta).episodes
-    assert policy.episodes == 2
+    before = STRAIGHT.episodes
+    episodes = record_episodes(tmp_path, [7, 8], frames=30, policy=StraightOn(), beta=beta).episodes
+    assert STRAIGHT.episodes == before + 2
     log = log_of(episodes[0].folder)
     by_policy = (log["applied_steering"] == 0) & (log["applied_throttle"] == np.float32(0.2))
     by_expert = (log["applied_steering"] == log["steering"]) & (log["applied_throttle"] == log["throttle"])
@@ -125,6 +140,34 @@ def test_the_same_seed_gives_the_same_recording(recorded, tmp_path):
     names = sorted(p.name for p in (first / "IMG").iterdir())
     assert names == sorted(p.name for p in (again / "IMG").iterdir())
     assert all((again / "IMG" / n).read_bytes() == (first / "IMG" / n).read_bytes() for n in names)
+
+
+@needs_gym
+def test_jobs_give_the_same_recordings_as_one_process(tmp_path):
+    args = ["--episodes", "2", "--seed", "3", "--frames", "4", "--noise", "0.3"]
+    for jobs in ("1", "2"):
+        result = runner.invoke(app, ["gym", "record", str(tmp_path / jobs), *args, "--jobs", jobs])
+        assert result.exit_code == 0, result.output
+    for seed in ("seed_00003", "seed_00004"):
+        one, two = tmp_path / "1" / seed, tmp_path / "2" / seed
+        assert (one / "log.csv").read_bytes() == (two / "log.csv").read_bytes()
+        names = sorted(p.name for p in (one / "IMG").iterdir())
+        assert names == sorted(p.name for p in (two / "IMG").iterdir()) and len(names) == 4
+        assert all((one / "IMG" / n).read_bytes() == (two / "IMG" / n).read_bytes() for n in names)
+    one_line_error(
+        runner.invoke(app, ["gym", "record", str(tmp_path / "0"), *args, "--jobs", "0"]), "--jobs 0"
+    )
+
+
+@needs_gym
+def test_keep_drives_only_the_missing_episodes_numbered_by_their_place(tmp_path):
+    record_episodes(tmp_path, [5], frames=2)
+    kept = (tmp_path / "seed_00005" / "log.csv").read_bytes()
+    summary = record_episodes(tmp_path, [4, 5, 6], frames=3, keep=True)
+    assert [e.seed for e in summary.episodes] == [4, 6]
+    assert (tmp_path / "seed_00005" / "log.csv").read_bytes() == kept  # not driven again
+    assert log_of(tmp_path / "seed_00006")["episode"].tolist() == [2, 2, 2]
+    assert record_episodes(tmp_path, [4, 5, 6], keep=True).episodes == []
 
 
 @needs_gym

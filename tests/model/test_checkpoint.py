@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from support.tiny import road_frame, tiny_config
 
-from drivenet.config import AugmentConfig
+from drivenet.config import AugmentConfig, DaggerConfig
 from drivenet.data import Preprocess
 from drivenet.errors import DrivenetError
 from drivenet.io import load_npz, save_npz
@@ -136,13 +136,14 @@ def test_an_older_checkpoint_config_loads_with_todays_defaults_for_missing_keys(
     model = SteeringModel.build(config, Preprocess.from_config(config.data))
     path = save_model(model, tmp_path / "m.npz")
     arrays, meta = load_npz(path)
-    del meta["config"]["augment"]  # a section and keys added after the model was saved
+    del meta["config"]["augment"], meta["config"]["dagger"]  # sections and keys added after it was saved
     del meta["config"]["model"]["mirror_average"]
     for table in meta["config"]["model"]["conv"]:
         del table["stride"], table["padding"], table["pool"]  # written as a user would, optional keys left
     save_npz(tmp_path / "old.npz", arrays, meta)
     loaded = load_model(tmp_path / "old.npz").config
     assert loaded.augment == AugmentConfig() and loaded.model == config.model  # the tiny config sets flip
+    assert loaded.dagger == DaggerConfig()
     assert loaded.model.conv[0].stride == 1 and loaded.model.conv[0].padding == "valid"
     meta["config"]["train"]["lr"] = "fast"
     save_npz(tmp_path / "bad.npz", arrays, meta)

@@ -2,11 +2,13 @@
 
 `make_env` imports gymnasium only when called (the `gym` extra); `Expert` needs numpy only. `drive`
 (rollout.py) scores a policy, the expert or a `ModelPilot` (pilot.py), by the env's own reward;
-`record_episodes` (record.py) writes episodes as drivenet recordings labelled by the expert.
+`record_episodes` (record.py) writes episodes as drivenet recordings labelled by the expert; `run_dagger`
+and `learn` (dagger.py) train a model by behavioural cloning and DAgger rounds in a resumable run folder.
 """
 
 from __future__ import annotations
 
+from drivenet.drive.gym.dagger import DaggerFolder, RoundScore, learn, run_dagger
 from drivenet.drive.gym.env import make_env
 from drivenet.drive.gym.expert import CarState, Expert, car_state
 from drivenet.drive.gym.pilot import ModelPilot
@@ -15,6 +17,7 @@ from drivenet.drive.gym.rollout import DriveReport, Episode, PolicySpec, Summary
 
 __all__ = [
     "CarState",
+    "DaggerFolder",
     "DriveReport",
     "Episode",
     "Expert",
@@ -22,10 +25,13 @@ __all__ = [
     "PolicySpec",
     "RecordSummary",
     "RecordedEpisode",
+    "RoundScore",
     "Summary",
     "car_state",
     "drive",
     "drive_episode",
+    "learn",
     "make_env",
     "record_episodes",
+    "run_dagger",
 ]

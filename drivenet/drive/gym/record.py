@@ -6,11 +6,13 @@ brake]. e_i is always the label written. The action applied to the env is
 
     a_i = acting_i with a_i[0] = clip(acting_i[0] + n_i, -1, 1),  n_i ~ N(0, noise^2),
 
-where acting_i is e_i, or, given a `policy` (a model), e_i with probability `beta` and the policy's
-action for o_i otherwise. With noise > 0 and no policy this is DART (noise injected into the expert's
-steering, so that the recording shows it recovering); with a policy and beta < 1, DAgger's data. The
+where acting_i is e_i, or, given a `policy` (a model's `PolicySpec`), e_i with probability `beta` and
+the policy's action for o_i otherwise. With noise > 0 and no policy this is DART (noise injected into the
+expert's steering, so that the recording shows it recovering); with a policy and beta < 1, DAgger's data. The
 random numbers come from numpy's default_rng(s) (every step draws u ~ U(0, 1) for beta and n_i), so
-the same seed gives the same recording.
+the same seed gives the same recording, whichever process records it: with `jobs` > 1 the episodes are
+recorded in spawned processes (`rollout.run_tasks`), each building its own expert and policy from their
+`PolicySpec`, and each episode starts both afresh (`reset`).
 
 Steering sign: CarRacing's action[0] > 0 turns the car right, and so does drivenet's steering (negative
 = left): labels are written as the env takes them.
@@ -42,18 +44,17 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from drivenet.drive.gym.env import make_env
 from drivenet.drive.gym.expert import Expert
+from drivenet.drive.gym.rollout import EXPERT, Policy, PolicySpec, built, check_env, run_tasks
 from drivenet.errors import DrivenetError
 from drivenet.io import OUTPUT_MARKER, check_output_dir
 
-if TYPE_CHECKING:
-    from drivenet.drive.gym.rollout import Policy
-
+THE_EXPERT = PolicySpec(EXPERT)  # the labels' default: the expert with its tuned settings
 ZOOM_STEPS = 49  # observations 0..48 are rendered during CarRacing's zoom-in (see the module's docstring)
 LOG_NAME = "log.csv"
 LOG_COLUMNS = (
@@ -119,6 +120,32 @@ def episode_folder(out: Path, seed: int) -> Path:
     return out / f"seed_{seed:05d}"
 
 
+@dataclass(frozen=True)
+class RecordTask:
+    """One episode to record (`record_episode`), in a form a worker process can rebuild."""
+
+    out: Path
+    seed: int
+    episode: int
+    expert: PolicySpec
+    noise: float
+    frames: int | None
+    env_id: str
+    env_kwargs: Mapping[str, Any]
+    policy: PolicySpec | None
+    beta: float
+
+    def run(self, policies: dict[PolicySpec, Policy]) -> RecordedEpisode:
+        expert = built(self.expert, policies)
+        if not isinstance(expert, Expert):
+            raise DrivenetError(f"{self.expert.source}: the labels come from the expert, not a model")
+        policy = None if self.policy is None else built(self.policy, policies)
+        return record_episode(
+            self.out, self.seed, self.episode, expert, self.noise, self.frames, self.env_id, self.env_kwargs,
+            policy, self.beta,
+        )  # fmt: skip
+
+
 def record_episodes(
     out: str | Path,
     seeds: Sequence[int],
@@ -128,16 +155,19 @@ def record_episodes(
     force: bool = False,
     env_id: str = "CarRacing-v3",
     env_kwargs: Mapping[str, Any] | None = None,
-    policy: Policy | None = None,
+    policy: PolicySpec | None = None,
     beta: float = 0.0,
-    expert: Expert | None = None,
+    expert: PolicySpec = THE_EXPERT,
+    jobs: int = 1,
+    keep: bool = False,
 ) -> RecordSummary:
     """Record one episode per seed under `out` (see the module's docstring), each to its end or to
-    `frames` frames written. An existing episode folder is refused, before any driving, unless `force`
-    and drivenet made it; `policy` (reset per episode, `run(observation)` -> action; a ModelPilot) acts
-    where the expert does not, `beta` the expert's share of the steps."""
-    from drivenet.drive.gym.rollout import check_env
-
+    `frames` frames written, in `jobs` processes. An existing episode folder is refused, before any
+    driving, unless `force` and drivenet made it, or `keep`: then it is kept as it is and not driven
+    again (a folder appears whole, so one there is complete). `policy` (built, reset per episode,
+    `run(observation)` -> action; a model's ModelPilot) acts where the `expert` does not, `beta` the
+    expert's share of the steps. The summary lists the episodes driven, `episode` numbering each by its
+    place in `seeds`."""
     if not seeds:
         raise DrivenetError("no seeds to record: ask for at least one episode")
     if min(seeds) < 0:
@@ -148,21 +178,25 @@ def record_episodes(
         raise DrivenetError(f"--frames {frames}: must be at least 1")
     if not 0.0 <= beta <= 1.0:
         raise DrivenetError(f"beta {beta}: must be a probability, 0 to 1")
+    if jobs < 1:
+        raise DrivenetError(f"--jobs {jobs}: must be at least 1")
     out = Path(out)
-    for seed in seeds:
+    todo = [(i, seed) for i, seed in enumerate(seeds) if not (keep and episode_folder(out, seed).is_dir())]
+    for _, seed in todo:
         check_output_dir(episode_folder(out, seed), force)
+    if not todo:
+        return RecordSummary([])
     kwargs = dict(env_kwargs or {})
     check_env(env_id, kwargs)
+    policies = {spec: spec.build() for spec in (expert, policy) if spec is not None}  # a bad one: one error
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise DrivenetError(f"cannot make the folder {out}: {err.strerror or err}; choose another") from None
-    expert = expert or Expert()
-    episodes = [
-        record_episode(out, seed, i, expert, noise, frames, env_id, kwargs, policy, beta)
-        for i, seed in enumerate(seeds)
+    tasks = [
+        RecordTask(out, seed, i, expert, noise, frames, env_id, kwargs, policy, beta) for i, seed in todo
     ]
-    return RecordSummary(episodes)
+    return RecordSummary(list(run_tasks(tasks, jobs, policies)))
 
 
 def record_episode(

@@ -15,7 +15,8 @@ process drives it and in whatever order. Per episode:
   ends the episode on the first lap, so one episode completes at most one lap.
 
 Episodes run in `jobs` processes (spawned; each builds its own env per episode and its own policies
-from their `PolicySpec`).
+from their `PolicySpec`). `run_tasks` is that pool for any task with a `run(policies)` method: driving
+(`Task`) and recording (`record.RecordTask`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -154,6 +155,23 @@ class DriveReport:
         }
 
 
+R = TypeVar("R", covariant=True)
+
+
+class PoolTask(Protocol[R]):
+    """A unit of work for `run_tasks`: picklable, it names its policies by `PolicySpec`, and `run` does
+    it with the policies built so far in its process (`built` adds those it lacks)."""
+
+    def run(self, policies: dict[PolicySpec, Policy]) -> R: ...
+
+
+def built(spec: PolicySpec, policies: dict[PolicySpec, Policy]) -> Policy:
+    """`policies[spec]`, built there on first use."""
+    if spec not in policies:
+        policies[spec] = spec.build()
+    return policies[spec]
+
+
 @dataclass(frozen=True)
 class Task:
     """One episode to drive: policy, seed, env, and a GIF to write of it (or None)."""
@@ -163,6 +181,10 @@ class Task:
     env_id: str
     env_kwargs: Mapping[str, Any]
     gif: Path | None = None
+
+    def run(self, policies: dict[PolicySpec, Policy]) -> Episode:
+        """Drive the episode (`drive_episode`)."""
+        return drive_episode(built(self.policy, policies), self.seed, self.env_id, self.env_kwargs, self.gif)
 
 
 def drive_episode(
@@ -276,14 +298,14 @@ def drive(
 
 
 def run_tasks(
-    tasks: Sequence[Task], jobs: int, policies: dict[PolicySpec, Policy] | None = None
-) -> Iterator[Episode]:
-    """The tasks' episodes in order, each as soon as it and those before it are done: driven here when
-    jobs is 1 (with `policies`, built ones to reuse), else in min(jobs, len(tasks)) spawned processes,
-    each building its own policies."""
+    tasks: Sequence[PoolTask[Any]], jobs: int, policies: dict[PolicySpec, Policy] | None = None
+) -> Iterator[Any]:
+    """The tasks' results in order, each as soon as it and those before it are done: run here when jobs
+    is 1 (with `policies`, built ones to reuse), else in min(jobs, len(tasks)) spawned processes, each
+    building its own policies."""
     if jobs == 1 or len(tasks) == 1:
         policies = {} if policies is None else policies
-        yield from (_drive_task(task, policies) for task in tasks)
+        yield from (task.run(policies) for task in tasks)
         return
     with multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks))) as pool:
         yield from pool.imap(_worker_task, tasks)
@@ -292,11 +314,5 @@ def run_tasks(
 _WORKER_POLICIES: dict[PolicySpec, Policy] = {}  # a worker process's policies, built on first use
 
 
-def _worker_task(task: Task) -> Episode:
-    return _drive_task(task, _WORKER_POLICIES)
-
-
-def _drive_task(task: Task, policies: dict[PolicySpec, Policy]) -> Episode:
-    if task.policy not in policies:
-        policies[task.policy] = task.policy.build()
-    return drive_episode(policies[task.policy], task.seed, task.env_id, task.env_kwargs, task.gif)
+def _worker_task(task: PoolTask[Any]) -> Any:
+    return task.run(_WORKER_POLICIES)
