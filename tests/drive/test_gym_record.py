@@ -91,12 +91,15 @@ class Straight:
 
     def __init__(self) -> None:
         self.episodes = 0
+        self.seen = 0  # frames it was shown in its current episode
 
     def reset(self) -> None:
         self.episodes += 1
+        self.seen = 0
 
     def run(self, observation: np.ndarray) -> np.ndarray:
         assert observation.shape == (96, 96, 3)
+        self.seen += 1
         return np.array([0.0, 0.2, 0.0], dtype=np.float32)
 
 
@@ -120,6 +123,7 @@ def test_a_policy_acts_where_the_expert_does_not_and_the_expert_still_labels(mon
     before = STRAIGHT.episodes
     episodes = record_episodes(tmp_path, [7, 8], frames=30, policy=StraightOn(), beta=beta).episodes
     assert STRAIGHT.episodes == before + 2
+    assert STRAIGHT.seen == 30  # every frame, the expert's steps too: no gaps in its history
     log = log_of(episodes[0].folder)
     by_policy = (log["applied_steering"] == 0) & (log["applied_throttle"] == np.float32(0.2))
     by_expert = (log["applied_steering"] == log["steering"]) & (log["applied_throttle"] == log["throttle"])

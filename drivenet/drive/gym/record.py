@@ -271,10 +271,10 @@ def write_episode(
             label = expert.run(car_env)
             draw, shake = rng.random(), rng.normal(0.0, noise)  # both drawn at every step
             acting = label
-            if policy is not None and draw >= beta:
-                acting = np.asarray(policy.run(observation), dtype=np.float32)
-            else:
-                expert_steps += 1
+            if policy is not None:  # it sees every frame, so that its frame history has no gaps
+                proposed = np.asarray(policy.run(observation), dtype=np.float32)
+                acting = proposed if draw >= beta else label
+            expert_steps += acting is label
             applied = np.array(acting, dtype=np.float32)
             applied[0] = np.clip(acting[0] + shake, -1.0, 1.0)
             speed = math.hypot(hull.linearVelocity[0], hull.linearVelocity[1])
