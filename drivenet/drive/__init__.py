@@ -1,2 +1,2 @@
 """Every loop in which a model drives: rendered roads (`rendered`), real recordings (`replay`), the
-Udacity simulator (`udacity`)."""
+Udacity simulator (`udacity`), Gymnasium's CarRacing (`gym`)."""

@@ -72,10 +72,8 @@ def load_checkpoint(path: str | Path) -> tuple[SteeringModel, dict[str, Any] | N
         preprocess = Preprocess.from_dict(meta["preprocess"])
         gaps = tuple(int(gap) for gap in meta.get("motion_gaps", []))
         mirror = bool(meta.get("mirror_average", saved_mirror_average(meta)))
-    except (KeyError, TypeError, ValueError) as err:
-        raise DrivenetError(
-            f"{path}: corrupt model metadata ({err!r}); retrain or re-save the model"
-        ) from None
+    except (KeyError, TypeError, ValueError, DrivenetError) as err:  # DrivenetError: a [data] rule broken
+        raise DrivenetError(f"{path}: corrupt model metadata ({err}); retrain or re-save the model") from None
     try:
         net.load_state_dict({k[len(NET_PREFIX) :]: v for k, v in arrays.items() if k.startswith(NET_PREFIX)})
     except ValueError as err:

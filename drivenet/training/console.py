@@ -106,7 +106,7 @@ def ctrl_c_between_batches() -> Iterator[Callable[[], bool]]:
 
 @contextlib.contextmanager
 def training_console(epochs: int, show: bool) -> Iterator[tuple[TrainDisplay, Callable[[], bool]]]:
-    """What a command gives `train_run`: a progress bar (or, unless `show`, no display) and the flag
+    """What a command gives `Training.train`: a progress bar (or, unless `show`, no display) and the flag
     that Ctrl-C sets."""
     with ctrl_c_between_batches() as stop_requested:
         if not show:

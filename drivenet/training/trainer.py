@@ -47,7 +47,7 @@ class TrainingDiverged(DrivenetError):
 
 @dataclass
 class RunResult:
-    """What `train_run` did: status is finished, early_stopped or interrupted."""
+    """What `Training.train` did: status is finished, early_stopped or interrupted."""
 
     run: RunFolder
     status: str

@@ -73,6 +73,10 @@ def test_wrong_files_give_one_line_errors(model, tmp_path):
     with pytest.raises(DrivenetError, match="version 99"):
         load_model(tmp_path / "v.npz")
 
+    save_npz(tmp_path / "hsv.npz", arrays, {**meta, "preprocess": {**meta["preprocess"], "color": "hsv"}})
+    with pytest.raises(DrivenetError, match=r"hsv.npz: corrupt model metadata .*data.color"):
+        load_model(tmp_path / "hsv.npz")
+
     save_npz(tmp_path / "cache.npz", {"images": np.zeros(3)}, {"kind": "drivenet-steering-cache"})
     with pytest.raises(DrivenetError, match="not a drivenet-steering-model"):
         load_model(tmp_path / "cache.npz")

@@ -39,8 +39,7 @@ def add_record(out: FrameCollector, record: Any, file: Path, row: int, index: in
     if steering is None:
         return
     optional = out.numbers({"throttle": record[THROTTLE_KEY]} if THROTTLE_KEY in record else {}, file, row)
-    if optional is not None:
-        out.add(str(record[IMAGE_KEY]), steering, file, row, index, optional=optional)
+    out.add(str(record[IMAGE_KEY]), steering, file, row, index, optional=optional)
 
 
 def whole_number(value: Any) -> int | None:

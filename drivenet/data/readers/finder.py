@@ -153,16 +153,13 @@ class FrameCollector:
             return None
         return value
 
-    def numbers(self, texts: Mapping[str, object], file: Path, row: int) -> dict[str, float] | None:
-        """The row's optional columns parsed, {name: text} -> {name: value}, or None after noting the
-        first that is not a finite number (a bad throttle skips the row, as a bad steering does)."""
+    def numbers(self, texts: Mapping[str, object], file: Path, row: int) -> dict[str, float]:
+        """The row's optional columns parsed, {name: text} -> {name: value}; a value that is not a finite
+        number is NaN (the frame still steers; training a model on that pedal refuses it, naming it)."""
         values = {}
         for name, text in texts.items():
             value = parse_number(name, text, file, row)
-            if isinstance(value, Problem):
-                self.problems.append(value)
-                return None
-            values[name] = value
+            values[name] = math.nan if isinstance(value, Problem) else value
         return values
 
     def add(

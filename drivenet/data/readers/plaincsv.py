@@ -55,6 +55,5 @@ def read_plain_csv(path: Path, data: DataConfig) -> ReadResult:
             continue
         texts = {name: fields[i] for name, i in optional_at.items() if i < len(fields)}
         optional = out.numbers(texts, path, row)
-        if optional is not None:
-            out.add(fields[image_at], value, path, row, row - 2, optional=optional)
+        out.add(fields[image_at], value, path, row, row - 2, optional=optional)
     return out.result()

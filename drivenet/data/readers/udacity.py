@@ -79,8 +79,6 @@ def read_udacity(log: Path, data: DataConfig) -> ReadResult:
             continue
         at = {name: columns[name] for name in OPTIONAL_COLUMNS if name in columns}
         optional = out.numbers({name: fields[i] for name, i in at.items() if i < len(fields)}, log, row)
-        if optional is None:
-            continue
         for camera in cameras:
             i = columns.get(camera, len(fields))
             if i < len(fields) and fields[i].strip():
