@@ -1,12 +1,16 @@
-"""Overlays shared by `predict`, `drive` and `replay`: the steering drawn on a camera frame."""
+"""Overlays shared by `predict`, `drive` and `replay` (the steering drawn on a camera frame), and the GIF
+writer of every closed loop that films."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from drivenet.io import atomic_write
 from drivenet.model.encoding import direction_name
 
 PRED_COLOUR, TRUE_COLOUR = (255, 80, 40), (40, 220, 90)
@@ -33,3 +37,17 @@ def overlay(frame: np.ndarray, pred: float, true: float | None = None, band: flo
         text = f"{name} {value:+.3f} {direction_name(value, band)}"
         draw.text((6, 4 + 14 * k), text, fill=colour, stroke_width=2, stroke_fill=(0, 0, 0))
     return image
+
+
+def save_gif(frames: Sequence[Image.Image], path: str | Path, frame_ms: int) -> Path:
+    """An endless animated GIF of `frames`, each shown `frame_ms` milliseconds, written atomically (an
+    unwritable path is a DrivenetError naming it)."""
+    if not frames:
+        raise ValueError("no frames to film")
+    first, rest = frames[0], list(frames[1:])
+    return atomic_write(
+        path,
+        lambda tmp: first.save(
+            tmp, format="GIF", save_all=True, append_images=rest, duration=frame_ms, loop=0
+        ),
+    )

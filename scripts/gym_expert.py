@@ -16,8 +16,8 @@ import json
 import platform
 import time
 
-from drivenet.drive.gym import Expert, Summary
-from drivenet.drive.gym.rollout import EXPERT, PolicySpec, Task, run_tasks
+from drivenet.drive.gym.expert import Expert
+from drivenet.drive.gym.rollout import EXPERT, PolicySpec, Summary, Task, run_tasks
 
 
 def parse_sets(items: list[str]) -> dict[str, float]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from drivenet.commands.gym import EnvArgOpt, EnvOpt, env_kwargs
+from drivenet.drive.gym.env import DEFAULT_GAS
 from drivenet.errors import DrivenetError, cli_errors
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ def gym_drive(
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes.")] = 1,
     gas: Annotated[
         float, typer.Option("--gas", help="Gas, 0..1, of a model that predicts no throttle (model.targets).")
-    ] = 0.1,
+    ] = DEFAULT_GAS,
     expert: Annotated[
         bool, typer.Option("--expert/--no-expert", help="Drive the seeds with the expert too, to compare.")
     ] = True,

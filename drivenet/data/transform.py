@@ -98,9 +98,13 @@ class Preprocess:
         if image.mode != mode:
             image = image.convert("RGB").convert(mode) if mode == "YCbCr" else image.convert(mode)
         w, h = image.size
-        box = (0, round(h * self.crop_top), w, h - round(h * self.crop_bottom))
-        out = image.crop(box).resize((self.width, self.height), Image.Resampling.BILINEAR)
+        top, bottom = self.kept_rows(h)
+        out = image.crop((0, top, w, bottom)).resize((self.width, self.height), Image.Resampling.BILINEAR)
         return np.asarray(out, dtype=np.uint8).reshape(self.shape)
+
+    def kept_rows(self, height: int) -> tuple[int, int]:
+        """The rows [top, bottom) of a `height`-row frame that the crop keeps."""
+        return round(height * self.crop_top), height - round(height * self.crop_bottom)
 
     def to_inputs(self, images: np.ndarray) -> np.ndarray:
         """Network inputs from uint8 images (N, H, W, C), or clips (N, H, W, k*C), into float32 (N, D).

@@ -11,8 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from drivenet.drive.rendered import ClosedLoop
 from drivenet.geometry.car import pursuit_steering
 from drivenet.geometry.track import Track
-from drivenet.io import atomic_write
-from drivenet.viz import overlay
+from drivenet.viz import overlay, save_gif
 
 MAP_SIZE = 90  # pixels of the square map inset
 GIF_COLOURS = 48  # a small palette: sensor noise makes big ones compress badly
@@ -59,14 +58,5 @@ class DriveFilm:
 
     def save(self, path: str | Path) -> Path:
         """Write the GIF atomically, playing at the drive's real speed; loops forever."""
-        if not self.frames:
-            raise ValueError("no frames recorded")
         frames = [f.quantize(GIF_COLOURS, method=Image.Quantize.FASTOCTREE) for f in self.frames]
-        first, rest = frames[0], frames[1:]
-        duration = int(round(1000 * self.dt * self.every))
-        return atomic_write(
-            path,
-            lambda tmp: first.save(
-                tmp, format="GIF", save_all=True, append_images=rest, duration=duration, loop=0
-            ),
-        )
+        return save_gif(frames, path, int(round(1000 * self.dt * self.every)))

@@ -181,12 +181,8 @@ class SteeringModel:
         It remembers the last max(motion_gaps) frames, so a motion model sees the same clips in
         closed loop as in training (the first frame standing in for those before it).
         """
-        stream = ClipStream(self)
-
-        def steer(frame: np.ndarray) -> float:
-            return float(self.steer_inputs(stream.clips(self.images_from_frames([frame])))[0])
-
-        return steer
+        control = self.controller()
+        return lambda frame: control(frame).steering
 
     def controller(self) -> Callable[[np.ndarray], Controls]:
         """Like `driver`, but each raw RGB frame gets all the model's `Controls`: steering, and throttle

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from drivenet.config import TARGETS
+from drivenet.config import TARGET_LIST
 from drivenet.model.encoding import Encoding
 
 
@@ -32,15 +32,9 @@ class TargetHeads:
 
     def __init__(self, encoding: Encoding, names: Sequence[str] = ("steering",)) -> None:
         names = tuple(names)
-        if (
-            not names
-            or names[0] != "steering"
-            or len(set(names)) != len(names)
-            or not set(names) <= set(TARGETS)
-        ):
-            raise ValueError(
-                f"targets must be steering, then any of throttle, brake, each once: {list(names)}"
-            )
+        ok, wanted = TARGET_LIST
+        if not ok(names):
+            raise ValueError(f"targets {list(names)}: must be {wanted}")
         self.encoding = encoding
         self.names = names
         self.pedals = names[1:]

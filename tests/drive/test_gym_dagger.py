@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from drivenet.cli import app
 from drivenet.config import load_config, to_toml
-from drivenet.drive.gym import ModelPilot
 from drivenet.drive.gym import dagger as dagger_module
 from drivenet.drive.gym.dagger import dagger_config
+from drivenet.drive.gym.pilot import ModelPilot
 from drivenet.model.checkpoint import load_model
 
 MAX_STEPS = 120
@@ -185,6 +185,7 @@ def test_one_line_errors(tmp_path, config_file, monkeypatch):
     assert "round 0's training seeds 10000-10001" in line
     one_line_error(learn(out, config_file, "--jobs", "0"), "--jobs 0")
     one_line_error(learn(out, config_file, "--set", "dagger.beta=2"), "dagger.beta = 2")
+    one_line_error(learn(out, config_file, "--set", "data.width=120"), "120x", "data.width <= 96")
     monkeypatch.setattr(dagger_module, "CARRACING_CONFIG", tmp_path / "missing.toml")
     gone = runner.invoke(app, ["gym", "dagger", "--out", str(out)])
     one_line_error(gone, "no --config given", "missing.toml")

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from drivenet.cli import app
 from drivenet.config import load_config
 from drivenet.data import Preprocess
-from drivenet.drive.gym import ModelPilot, drive, drive_episode
+from drivenet.drive.gym.pilot import ModelPilot
+from drivenet.drive.gym.rollout import drive, drive_episode
 from drivenet.model.checkpoint import load_model, save_model
 from drivenet.model.steering_model import SteeringModel
 

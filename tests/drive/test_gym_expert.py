@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from support import needs_gym
 
-from drivenet.drive.gym import Expert, make_env
+from drivenet.drive.gym.env import make_env
+from drivenet.drive.gym.expert import Expert
 from drivenet.errors import DrivenetError
 
 SEED = 3

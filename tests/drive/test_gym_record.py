@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from drivenet.cli import app
 from drivenet.data import read_recordings
-from drivenet.drive.gym import Expert, make_env
 from drivenet.drive.gym import record as record_module
+from drivenet.drive.gym.env import make_env
+from drivenet.drive.gym.expert import Expert
 from drivenet.drive.gym.record import LOG_COLUMNS, RecordSummary, record_episodes
 from drivenet.drive.gym.rollout import PolicySpec
 from drivenet.errors import DrivenetError

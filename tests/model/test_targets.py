@@ -80,7 +80,7 @@ def test_a_pedal_spans_its_unit_and_is_clipped_to_0_1(name, span):
 
 @pytest.mark.parametrize("names", [(), ("throttle",), ("steering", "steering"), ("steering", "speed")])
 def test_targets_are_steering_then_pedals_each_once(names):
-    with pytest.raises(ValueError, match="steering, then any of throttle, brake"):
+    with pytest.raises(ValueError, match="steering and then any of throttle, brake, each once"):
         TargetHeads(ScalarEncoding(), names)
 
 

@@ -47,6 +47,8 @@ from typing import Any
 
 from drivenet.config import DaggerConfig, RunConfig, load_config, to_toml
 from drivenet.data.cache import SteeringCache, load_or_build
+from drivenet.data.transform import Preprocess
+from drivenet.drive.gym.pilot import check_observation_fits
 from drivenet.drive.gym.record import episode_folder, record_episodes
 from drivenet.drive.gym.rollout import EXPERT, DriveReport, Episode, PolicySpec, Summary, check_env, drive
 from drivenet.errors import DrivenetError
@@ -351,6 +353,7 @@ def run_dagger(
     if jobs < 1:
         raise DrivenetError(f"--jobs {jobs}: must be at least 1")
     SeedPlan(config.dagger).check()
+    check_observation_fits(Preprocess.from_config(config.data))  # before round 0 records and trains
     check_env(env["env"], env["env_kwargs"])  # no gym extra, or a bad env: one error before any file
     folder = DaggerFolder.open(out, config, env, force)
     scores, expert = Dagger(folder, config, env, jobs, say, show).run()

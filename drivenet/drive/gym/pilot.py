@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from drivenet.data.transform import Preprocess
+from drivenet.drive.gym.env import DEFAULT_GAS, OBSERVATION_SIZE
 from drivenet.errors import DrivenetError
 from drivenet.model.steering_model import SteeringModel
-
-OBSERVATION_SIZE = 96  # CarRacing's observations are 96x96 RGB
-# The expert's steering with constant gas 0.05, 0.1, 0.2 on seeds 1000-1001: 0.1 scored best (831, 669;
-# the expert's own pedals ~920); with 0.2 the car spent a third of its frames off the road.
-DEFAULT_GAS = 0.1
 
 
 class ModelPilot:
@@ -27,7 +24,7 @@ class ModelPilot:
     def __init__(self, model: SteeringModel, gas: float = DEFAULT_GAS) -> None:
         if not 0.0 <= gas <= 1.0:
             raise DrivenetError(f"gas {gas:g}: expected a value between 0 and 1")
-        check_observation_fits(model)
+        check_observation_fits(model.preprocess)
         self.model = model
         self.gas = gas
         self.control = model.controller()
@@ -44,12 +41,12 @@ class ModelPilot:
         return np.array([min(max(controls.steering, -1.0), 1.0), gas, brake], dtype=np.float32)
 
 
-def check_observation_fits(model: SteeringModel) -> None:
-    """Refuse a model whose input is larger than what its crop keeps of a 96x96 frame: it would read
-    pixels made up by upscaling. The crop keeps all 96 columns and 96 - round(96 crop_top) -
-    round(96 crop_bottom) rows (`Preprocess.finish`)."""
-    p, size = model.preprocess, OBSERVATION_SIZE
-    rows = size - round(size * p.crop_top) - round(size * p.crop_bottom)
+def check_observation_fits(p: Preprocess) -> None:
+    """Refuse a model input larger than what the crop keeps of a 96x96 frame: it would read pixels made
+    up by upscaling."""
+    size = OBSERVATION_SIZE
+    top, bottom = p.kept_rows(size)
+    rows = bottom - top
     if p.width > size or p.height > rows:
         raise DrivenetError(
             f"the model reads {p.width}x{p.height} images, but its crop keeps {size}x{rows} of CarRacing's "

@@ -30,9 +30,9 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from drivenet.drive.gym.env import make_env
+from drivenet.drive.gym.env import DEFAULT_GAS, OBSERVATION_SIZE, make_env
 from drivenet.drive.gym.expert import Expert
-from drivenet.drive.gym.pilot import DEFAULT_GAS, OBSERVATION_SIZE, ModelPilot
+from drivenet.drive.gym.pilot import ModelPilot
 from drivenet.errors import DrivenetError
 
 EXPERT = "expert"
@@ -239,10 +239,11 @@ def save_gif(frames: Sequence[np.ndarray], path: Path) -> Path:
     and shown GIF_EVERY / FPS seconds, the time it stands for."""
     from PIL import Image
 
+    from drivenet.viz import save_gif as write_gif
+
     size = (OBSERVATION_SIZE * GIF_SCALE, OBSERVATION_SIZE * GIF_SCALE)
     images = [Image.fromarray(f).resize(size, Image.Resampling.NEAREST) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=1000 * GIF_EVERY // FPS, loop=0)
-    return path
+    return write_gif(images, path, 1000 * GIF_EVERY // FPS)
 
 
 def check_env(env_id: str, env_kwargs: Mapping[str, Any]) -> None:
