@@ -18,6 +18,7 @@ import time
 
 from drivenet.drive.gym.expert import Expert
 from drivenet.drive.gym.rollout import EXPERT, PolicySpec, Summary, Task, run_tasks
+from drivenet.errors import DrivenetError
 
 
 def parse_sets(items: list[str]) -> dict[str, float]:
@@ -27,7 +28,10 @@ def parse_sets(items: list[str]) -> dict[str, float]:
         name, _, value = item.partition("=")
         if name not in fields:
             raise SystemExit(f"error: --set {item}: Expert has no field {name!r} (fields: {sorted(fields)})")
-        params[name] = float(value)
+        try:
+            params[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"error: --set {item}: {value!r} is not a number") from None
     return params
 
 
@@ -78,4 +82,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DrivenetError as err:  # e.g. no gym extra
+        raise SystemExit(f"error: {err}") from None

@@ -39,7 +39,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import statistics
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ import numpy as np
 
 from drivenet.drive.gym.env import make_env
 from drivenet.drive.gym.expert import Expert
-from drivenet.drive.gym.rollout import EXPERT, Policy, PolicySpec, built, check_env, run_tasks
+from drivenet.drive.gym.rollout import EXPERT, Policy, PolicySpec, built, check_env, mean_sd, run_tasks
 from drivenet.errors import DrivenetError
 from drivenet.io import OUTPUT_MARKER, check_output_dir
 
@@ -98,20 +97,16 @@ class RecordSummary:
         return sum(e.frames for e in self.episodes)
 
     @property
-    def reward_mean(self) -> float:
-        return statistics.fmean(e.reward for e in self.episodes)
-
-    @property
-    def reward_sd(self) -> float:
-        """Sample standard deviation of the episodes' rewards (0 for one episode)."""
-        rewards = [e.reward for e in self.episodes]
-        return statistics.stdev(rewards) if len(rewards) > 1 else 0.0
+    def reward_mean_sd(self) -> tuple[float, float]:
+        """Mean and sample standard deviation of the episodes' rewards."""
+        return mean_sd([e.reward for e in self.episodes])
 
     def text(self) -> str:
         """'2 episodes, 120 frames; reward per episode 5.3 ± 0.8 (over the steps driven)'."""
+        mean, sd = self.reward_mean_sd
         return (
             f"{len(self.episodes)} episodes, {self.frames} frames; reward per episode "
-            f"{self.reward_mean:.1f} ± {self.reward_sd:.1f} (over the steps driven)"
+            f"{mean:.1f} ± {sd:.1f} (over the steps driven)"
         )
 
 

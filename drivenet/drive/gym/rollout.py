@@ -69,6 +69,11 @@ class PolicySpec:
         return ModelPilot(load_model(self.source), self.gas)
 
 
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 @dataclass(frozen=True)
 class Episode:
     """One seed driven to its end (see the module's docstring for each figure); `end` says why it ended:
@@ -111,10 +116,11 @@ class Summary:
     def of(cls, episodes: Sequence[Episode]) -> Summary:
         rewards = [e.reward for e in episodes]
         off_track = sum(e.off_track for e in episodes)
+        mean, sd = mean_sd(rewards)
         return cls(
             episodes=len(episodes),
-            mean=statistics.fmean(rewards),
-            sd=statistics.stdev(rewards) if len(rewards) > 1 else 0.0,
+            mean=mean,
+            sd=sd,
             min=min(rewards),
             max=max(rewards),
             tile_share=statistics.fmean(e.tile_share for e in episodes),
