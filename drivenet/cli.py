@@ -13,7 +13,10 @@ from drivenet.commands import (
     backprop,
     demo,
     drive,
+    ensemble,
     evaluate,
+    explain,
+    export,
     gradcheck,
     gym,
     inspect,
@@ -22,6 +25,7 @@ from drivenet.commands import (
     preprocess,
     replay,
     serve,
+    sweep,
     synth,
     train,
 )
@@ -48,13 +52,17 @@ for module in (  # in this order in `drivenet --help`
     train,
     evaluate,
     predict,
+    export,
     plot,
+    explain,
     synth,
     drive,
     demo,
     replay,
     serve,
     gym,
+    sweep,
+    ensemble,
 ):
     module.register(app)
 

@@ -39,32 +39,43 @@ def between(lo: float, hi: float = math.inf, *, lo_open: bool = False, hi_open: 
         return math.isfinite(v) and above and below
 
     if hi == math.inf:
-        return ok, f"{'above' if lo_open else 'at least'} {lo:g}"
-    return ok, f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        return ok, f"{'above' if lo_open else 'at least'} {number(lo)}"
+    return ok, f"in {'(' if lo_open else '['}{number(lo)}, {number(hi)}{')' if hi_open else ']'}"
+
+
+def number(value: float) -> str:
+    """A limit for people: whole numbers in full (4294967295, not 4.29497e+09), others as %g."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def one_of(*choices: str) -> Rule:
     return (lambda v: v in choices), f"one of {', '.join(choices)}"
 
 
-def each(rule: Rule) -> Rule:
-    return (lambda v: all(rule[0](item) for item in v)), f"a list whose items are each {rule[1]}"
+def each(rule: Rule, most: int = 1000) -> Rule:
+    """Lists of at most `most` items, each passing `rule`."""
+    return (
+        (lambda v: len(v) <= most and all(rule[0](item) for item in v)),
+        f"a list whose items are each {rule[1]}, at most {most} of them",
+    )
 
 
 ANY: Rule = (lambda v: True, "anything of its type")
 NAME: Rule = (lambda v: bool(v.strip()), "a non-empty name")
 SHARE = between(0, 1)
-COUNT = between(0)  # whole numbers 0 and up
+COUNT = between(0)  # numbers 0 and up
 POSITIVE = between(0, lo_open=True)
+SEED = between(0, 2**32 - 1)  # what numpy's and Gymnasium's generators take
+MAX_REPEATS = 100  # a recording's frames this many times per epoch at most (the README's example: 3)
 REPEATS: Rule = (
-    lambda v: all(bool(name.strip()) and type(n) is int and n >= 1 for name, n in v.items()),
-    "a table of recording names and whole numbers of at least 1, like {\"udacity-sample\" = 3}",
+    lambda v: all(bool(name.strip()) and type(n) is int and 1 <= n <= MAX_REPEATS for name, n in v.items()),
+    f'a table of recording names and whole numbers in [1, {MAX_REPEATS}], like {{"udacity-sample" = 3}}',
 )
 TARGETS = ("steering", "throttle", "brake")  # what a model may predict; steering always, first
 PEDALS = TARGETS[1:]
 TARGET_LIST: Rule = (
     lambda v: bool(v) and v[0] == "steering" and len(set(v)) == len(v) and set(v) <= set(TARGETS),
-    "a list of steering and then any of throttle, brake, each once, like [\"steering\", \"throttle\"]",
+    'a list of steering and then any of throttle, brake, each once, like ["steering", "throttle"]',
 )
 WEIGHTS: Rule = (
     lambda v: all(
@@ -73,10 +84,17 @@ WEIGHTS: Rule = (
     ),
     "a table of pedal targets (throttle, brake) and weights of at least 0, like {throttle = 0.5}",
 )
-WINDOW: Rule = (lambda v: v >= 0 and (v <= 1 or v % 2 == 1), "0 (off) or an odd number of frames")
+WINDOW: Rule = (
+    lambda v: 0 <= v <= 1001 and (v <= 1 or v % 2 == 1),
+    "0 (off) or an odd number of frames in [1, 1001]",
+)
 FORMATS = ("auto", "udacity", "donkey", "sully", "csv")
 PRESETS = ("auto", "udacity", "donkey", "sully", "roads")
 RETIRED = frozenset({"train.weight_average"})  # keys of older saved configs that drivenet no longer reads
+MAX_DEPTH = 3  # lists and tables nest at most this deep in a value (model.conv, a list of tables: 2)
+MAX_VALUE_CHARS = 10_000  # characters of one --set value
+MAX_CONFIG_BYTES = 2**20  # bytes of a TOML config file
+SHOWN = 80  # characters of a --set override quoted in a message
 
 
 def setting(default: Any, rule: Rule = ANY, example: Any = None) -> Any:
@@ -103,8 +121,11 @@ class DataConfig:
     width: int = setting(32, between(1, 4096))
     height: int = setting(30, between(1, 4096))
     color: str = setting("gray", one_of("gray", "rgb", "yuv"))
-    motion_gaps: tuple[int, ...] = setting((), each(between(1, 1000)))  # frames back whose difference joins
-    workers: int = setting(2, between(1))  # processes that decode images
+    motion_gaps: tuple[int, ...] = setting(
+        (), each(between(1, 1000), most=16)
+    )  # frames back whose difference joins
+    workers: int = setting(2, between(1, 64))  # processes that decode images
+    follow_links: bool = setting(False)  # read files that links lead to outside the recording (find -L)
 
     def check(self) -> None:
         """The rule that joins two keys (checked once the whole config is read, so in any order)."""
@@ -120,26 +141,28 @@ class ConvLayer:
     """One table of `model.conv`: a convolution of `filters` `kernel`x`kernel` kernels, then an optional
     `pool`x`pool` max-pool (0: none)."""
 
-    filters: int = setting(MISSING, between(1), example=24)
-    kernel: int = setting(MISSING, between(1), example=5)
-    stride: int = setting(1, between(1))
+    filters: int = setting(MISSING, between(1, 4096), example=24)
+    kernel: int = setting(MISSING, between(1, 64), example=5)
+    stride: int = setting(1, between(1, 64))
     padding: str = setting("valid", one_of("valid", "same"))
-    pool: int = setting(0, COUNT)
+    pool: int = setting(0, between(0, 64))
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """`[model]`: the network and its steering encoding."""
 
-    hidden: tuple[int, ...] = setting((64,), each(between(1)))
+    hidden: tuple[int, ...] = setting((64,), each(between(1, 100_000), most=64))
     activation: str = setting("sigmoid", one_of("sigmoid", "tanh", "relu", "elu"))
     encoding: str = setting("scalar", one_of("scalar", "bump", "classes"))
-    outputs: int = setting(45, between(5))  # units of the bump encoding (its decoder fits 5 around the peak)
+    outputs: int = setting(
+        45, between(5, 1000)
+    )  # units of the bump encoding (its decoder fits 5 around the peak)
     scalar_output: str = setting("tanh", one_of("tanh", "linear"))  # output unit of the scalar encoding
     class_magnitude: float = setting(0.5, between(0, 1, lo_open=True))  # steering of the turn classes
     init: str = setting("xavier", one_of("xavier", "he"))
     dtype: str = setting("float32", one_of("float32", "float64"))
-    conv: tuple[ConvLayer, ...] = setting(())  # convolutional layers before the hidden ones
+    conv: tuple[ConvLayer, ...] = setting((), (lambda v: len(v) <= 32, "a list of at most 32 tables"))
     dropout: float = setting(0.0, between(0, 1, hi_open=True))  # share of hidden units dropped per batch
     mirror_average: bool = setting(False)  # steer (f(x) - f(mirror x)) / 2: left/right-consistent
     targets: tuple[str, ...] = setting(("steering",), TARGET_LIST)  # steering, then pedals: one unit each
@@ -160,21 +183,21 @@ class TrainConfig:
     """`[train]`: the optimisation, its schedule, early stopping and the split (the `val_*`, `test_*` and
     `split_*` keys, which `drivenet.data.split` reads)."""
 
-    epochs: int = setting(30, between(1))
-    batch_size: int = setting(64, between(1))
+    epochs: int = setting(30, between(1, 1_000_000))
+    batch_size: int = setting(64, between(1, 65_536))
     optimizer: str = setting("adam", one_of("adam", "sgd"))
     lr: float = setting(0.001, POSITIVE)
     lr_decay: float = setting(1.0, between(0, 1, lo_open=True))  # lr multiplied by this after each epoch
     momentum: float = setting(0.9, between(0, 1, hi_open=True))
     weight_decay: float = setting(0.0, COUNT)
     val_fraction: float = setting(0.2, between(0, 1, lo_open=True, hi_open=True))
-    split_block: int = setting(200, COUNT)  # frames per contiguous block of the split (0: one block)
-    split_seed: int = setting(0, COUNT)  # picks which blocks are held out for validation
+    split_block: int = setting(200, between(0, 10**9))  # frames per contiguous block of the split (0: one)
+    split_seed: int = setting(0, SEED)  # picks which blocks are held out for validation
     val_recordings: tuple[str, ...] = setting((), each(NAME))  # recordings held out whole for validation
     test_fraction: float = setting(0.0, between(0, 1, hi_open=True))  # share held out as the test split
     test_recordings: tuple[str, ...] = setting((), each(NAME))  # recordings held out whole as the test
-    patience: int = setting(8, between(1))  # epochs without a better validation loss before stopping
-    seed: int = setting(0, COUNT)
+    patience: int = setting(8, between(1, 1_000_000))  # epochs without a better validation loss, then stop
+    seed: int = setting(0, SEED)
 
     def check(self) -> None:
         """The rules that join two keys (checked once the whole config is read, so in any order)."""
@@ -199,7 +222,7 @@ class AugmentConfig:
     flip: bool = setting(True)
     drop_zero_share: float = setting(0.0, SHARE)  # share of near-zero-steering frames dropped each epoch
     zero_threshold: float = setting(0.02, SHARE)
-    shift_pixels: int = setting(0, COUNT)  # largest lateral shift, in cache pixels
+    shift_pixels: int = setting(0, between(0, 4096))  # largest lateral shift, in cache pixels
     shift_steering_per_pixel: float = setting(0.0, SHARE)
     shift_m: float = setting(0.0, between(0, 5))  # view synthesis: std of the lateral camera shift, metres
     yaw_deg: float = setting(0.0, between(0, 45))  # view synthesis: std of the camera yaw, degrees
@@ -211,7 +234,9 @@ class AugmentConfig:
     channel_contrast: float = setting(0.0, SHARE)  # largest contrast change of each colour channel
     shadow: float = setting(0.0, SHARE)  # share of frames with a random dark band
     shadow_darkness: float = setting(0.5, SHARE)  # a shadow scales its pixels by a factor in [1 - this, 1]
-    vertical_pixels: int = setting(0, COUNT)  # largest vertical shift, in cache pixels (steering unchanged)
+    vertical_pixels: int = setting(
+        0, between(0, 4096)
+    )  # largest vertical shift, in cache pixels (steering unchanged)
     recording_repeats: dict[str, int] = setting({}, REPEATS)  # recording -> times its frames come per epoch
 
     @property
@@ -255,15 +280,19 @@ class DaggerConfig:
 
     bc_episodes: int = setting(20, between(1, 1000))  # the expert's episodes of round 0
     noise: float = setting(0.05, between(0, 1))  # DART: steering sd added to round 0's expert driving
-    rounds: int = setting(4, COUNT)  # DAgger rounds after behavioural cloning (0: cloning only)
+    rounds: int = setting(4, between(0, 100))  # DAgger rounds after behavioural cloning (0: cloning only)
     episodes: int = setting(8, between(1, 1000))  # episodes recorded in each DAgger round
     beta: float = setting(0.5, SHARE)  # the expert's share of the steps in round 1
     beta_decay: float = setting(0.5, SHARE)  # round r's share: beta * beta_decay^(r - 1)
-    train_seed: int = setting(10000, COUNT)  # round r records seeds train_seed + 1000 r + i
-    choose_seed: int = setting(1000, COUNT)  # first seed that scores each round, to pick the best
-    choose_episodes: int = setting(10, between(1))
-    test_seed: int = setting(0, COUNT)  # first seed of the final report, used by no training or choice
-    test_episodes: int = setting(100, between(1))
+    train_seed: int = setting(10000, between(0, 2**31 - 1))  # round r records seeds train_seed + 1000 r + i
+    choose_seed: int = setting(
+        1000, between(0, 2**31 - 1)
+    )  # first seed that scores each round, to pick the best
+    choose_episodes: int = setting(10, between(1, 10_000))
+    test_seed: int = setting(
+        0, between(0, 2**31 - 1)
+    )  # first seed of the final report, used by no training or choice
+    test_episodes: int = setting(100, between(1, 10_000))
 
 
 @dataclass(frozen=True)
@@ -317,10 +346,15 @@ class RunConfig:
 def _updated(section: Any, values: Mapping[str, Any], where: str, key_prefix: str) -> Any:
     """`section` (a config dataclass) with `values` checked and set; `where` prefixes error messages."""
     known = {f.name: f for f in fields(section)}
-    for key in values:
+    for key, value in values.items():
         if key not in known:
             source = where.removesuffix(key_prefix)
             raise DrivenetError(f"{source}unknown key {key_prefix}{key}; known keys: {', '.join(known)}")
+        if nesting(value) > MAX_DEPTH:
+            raise DrivenetError(
+                f"{where}{key}: lists and tables nested more than {MAX_DEPTH} deep; a config value nests "
+                f"at most {MAX_DEPTH} deep"
+            )
     hints = get_type_hints(type(section))
     return replace(section, **{k: _checked(f"{where}{k}", hints[k], known[k], v) for k, v in values.items()})
 
@@ -343,11 +377,27 @@ def _checked(where: str, hint: Any, spec: Any, value: Any) -> Any:
     if not ok:
         name = {tuple: "list", dict: "dict"}.get(origin, getattr(hint, "__name__", str(hint)))
         like = spec.metadata["example"] if "example" in spec.metadata else _plain(_default(spec))
-        raise DrivenetError(f"{where}: expected {name} like {json.dumps(like)}, got {json.dumps(value)}")
+        raise DrivenetError(
+            f"{where}: expected {name} like {json.dumps(like)}, got {_cut(json.dumps(value))}"
+        )
     rule, wanted = spec.metadata.get("rule", ANY)
     if not rule(typed):
-        raise DrivenetError(f"{where} = {json.dumps(_plain(typed))}: must be {wanted}")
+        raise DrivenetError(f"{where} = {_cut(json.dumps(_plain(typed)))}: must be {wanted}")
     return typed
+
+
+def nesting(value: Any) -> int:
+    """How deep lists and tables nest in `value` (a scalar: 0), counted without recursion and only up to
+    MAX_DEPTH + 1."""
+    deepest, stack = 0, [(value, 0)]
+    while stack and deepest <= MAX_DEPTH:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            item = list(item.values())
+        if isinstance(item, list | tuple):
+            deepest = max(deepest, depth + 1)
+            stack += [(child, depth + 1) for child in item]
+    return deepest
 
 
 def _default(spec: Any) -> Any:
@@ -394,19 +444,31 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     name, sep, raw = text.partition("=")
     section, dot, key = name.strip().partition(".")
     if not sep or not dot:
-        raise DrivenetError(f"--set {text!r}: expected section.key=value, e.g. train.lr=0.05")
+        raise DrivenetError(f"--set {_cut(text)!r}: expected section.key=value, e.g. train.lr=0.05")
+    where = f"--set {_cut(name.strip())}"
+    if len(raw) > MAX_VALUE_CHARS:
+        raise DrivenetError(f"{where}: the value has {len(raw)} characters; at most {MAX_VALUE_CHARS}")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()  # a bare word such as rgb
+    except RecursionError:
+        raise DrivenetError(
+            f"{where}: the value nests too deep; a config value nests at most {MAX_DEPTH} deep"
+        ) from None
     return section, key, value
+
+
+def _cut(text: str) -> str:
+    """`text`, cut to SHOWN characters for a message."""
+    return text if len(text) <= SHOWN else text[:SHOWN] + "..."
 
 
 def apply_overrides(config: RunConfig, overrides: Iterable[str]) -> RunConfig:
     """`config` with each `section.key=value` of `overrides` applied in turn, then `check`ed."""
     for text in overrides:
         section, key, value = parse_override(text)
-        config = config.updated({section: {key: value}}, f"--set {text}")
+        config = config.updated({section: {key: value}}, f"--set {_cut(text)}")
     return config.check()
 
 
@@ -417,10 +479,19 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
         path = Path(path)
         if not path.is_file():
             raise DrivenetError(f"{path}: config file not found; see configs/ for examples")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise DrivenetError(
+                f"{path}: {size} bytes is too large for a config (at most {MAX_CONFIG_BYTES})"
+            )
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise DrivenetError(f"{path}: not valid TOML ({err})") from None
+        except RecursionError:
+            raise DrivenetError(
+                f"{path}: a value nests too deep; config values nest at most {MAX_DEPTH} deep"
+            ) from None
         config = config.updated(data, str(path))
     return apply_overrides(config, overrides)
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import re
 import shutil
+import signal
 import stat
 import tempfile
+import threading
+import time
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +48,26 @@ def file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call `write(tmp)` on a temporary file beside `path`, then rename it into place.
+TEMP_SUFFIX = ".tmp"  # a temporary is `.NAME.pidPID-RANDOM.tmpSUFFIX` beside the output NAME
+STALE_SECONDS = 86400  # an ownerless temporary (an older drivenet's name, no pid) this old is removed
 
-    A crash or Ctrl-C half-way leaves the old file (or none), never a truncated one. A path that is a
-    folder, or that the system refuses (a file in the way, no permission, disk full), is a DrivenetError.
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call `write(tmp)` on a temporary file beside `path`, fsync it, rename it into place and fsync the
+    folder, so that the new file survives a power cut once this returns.
+
+    A crash or Ctrl-C half-way leaves the old file (or none), never a truncated one. The temporary is
+    removed on any exit the process survives (an exception, Ctrl-C, SIGTERM); one left by a killed
+    process is removed by the next run that writes into the same folder. A path that is a folder, or
+    that the system refuses (a file in the way, no permission, disk full), is a DrivenetError.
     """
     path = check_output_file(path, force=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+        remove_stale_temporaries(path.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.pid{os.getpid()}-", suffix=TEMP_SUFFIX + path.suffix, dir=path.parent
+        )
     except OSError as err:
         raise DrivenetError(f"cannot write {path}: {err.strerror or err}; choose another path") from None
     try:
@@ -60,13 +76,85 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         os.close(fd)
     tmp = Path(tmp_name)
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        with terminate_as_exit():
+            write(tmp)
+            sync(tmp)
+            os.replace(tmp, path)
+            sync(path.parent)
     except OSError as err:
         raise DrivenetError(f"cannot write {path}: {err.strerror or err}; choose another path") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def sync(path: Path) -> None:
+    """fsync a file or a folder (a folder's fsync makes a rename in it durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def terminate_as_exit() -> Iterator[None]:
+    """Within the block, SIGTERM raises SystemExit (status 143) so that `finally` clauses run; only in
+    the main thread, and only where SIGTERM still has its default action (a handler someone set stays)."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?:pid(?P<pid>\d+)-)?[a-z0-9_]{8}\.tmp(?P<suffix>\.[^./]*)?")
+_SWEPT: set[str] = set()  # folders whose stale temporaries this process has removed already
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Remove the temporaries that killed writes left in `folder` (once per folder and process: a
+    recording's folder of frames is not listed again for each frame). A temporary is stale when the
+    pid in its name no longer runs, or, named without a pid by an older drivenet, when it has been
+    untouched for STALE_SECONDS."""
+    key = os.path.realpath(folder)
+    if key in _SWEPT:
+        return
+    now, stale = time.time(), []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            match = TEMPORARY.fullmatch(entry.name)
+            if match is None or not match["name"].endswith(match["suffix"] or ""):
+                continue
+            if entry.is_file(follow_symlinks=False) and not _owner_alive(match["pid"], entry, now):
+                stale.append(entry.path)
+    for name in stale:
+        with contextlib.suppress(FileNotFoundError):  # its owner's own cleanup came first
+            os.unlink(name)
+    _SWEPT.add(key)
+
+
+def _owner_alive(pid: str | None, entry: os.DirEntry, now: float) -> bool:
+    """Whether the process that made a temporary may still be writing it."""
+    if pid is None:
+        return now - entry.stat(follow_symlinks=False).st_mtime < STALE_SECONDS
+    if int(pid) == os.getpid():
+        return True  # this process: another thread may be writing it
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, OverflowError):  # gone; or a pid no system has
+        return False
+    except PermissionError:  # someone else's live process
+        pass
+    return True
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
@@ -79,9 +167,28 @@ def write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def json_text(obj: Any, indent: int | None = 2, sort_keys: bool = False) -> tuple[str, int]:
+    """`obj` as strict JSON, and how many non-finite numbers (NaN, ±inf: JSON has none, and Python's
+    `NaN` is not JSON to other readers) it held, each written as null."""
+    nulls = 0
+
+    def finite(value: Any) -> Any:
+        nonlocal nulls
+        if isinstance(value, float) and not math.isfinite(value):
+            nulls += 1
+            return None
+        if isinstance(value, Mapping):
+            return {key: finite(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [finite(item) for item in value]
+        return value
+
+    return json.dumps(finite(obj), indent=indent, sort_keys=sort_keys, allow_nan=False), nulls
+
+
 def write_json(path: str | Path, obj: Any) -> Path:
-    """Write JSON atomically, indented for people to read."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """Write JSON atomically, indented for people to read (a non-finite number as null)."""
+    return write_text(path, json_text(obj, sort_keys=True)[0] + "\n")
 
 
 def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Path:
@@ -101,27 +208,86 @@ def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping[s
     return atomic_write(path, write)
 
 
-def load_npz(path: str | Path, skip: Collection[str] = ()) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+Member = tuple[tuple[int, ...], np.dtype]  # an array's shape and dtype, as its .npy header declares them
+MAX_INFLATION = 100  # a compressed member may hold at most this many times its stored bytes...
+INFLATION_FLOOR = 64 * 2**20  # ...once it holds more than this (drivenet itself never compresses)
+
+
+def npz_members(path: Path) -> dict[str, Member]:
+    """{name: (shape, dtype)} of every array in the `.npz` at `path`, read from the .npy headers alone.
+
+    A member whose header declares another number of bytes than the member holds (a header claiming
+    terabytes), an object array (it would need pickle), or a compressed member that would inflate more
+    than MAX_INFLATION times (a zip bomb) is a DrivenetError naming it; no array is read.
+    """
+    members: dict[str, Member] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = info.filename.removesuffix(".npy")
+                held = info.file_size
+                if held > max(INFLATION_FLOOR, MAX_INFLATION * info.compress_size):
+                    raise DrivenetError(
+                        f"{path}: member {name!r} inflates {info.compress_size} stored bytes to {held} "
+                        "(a zip bomb?); re-create the file"
+                    )
+                with archive.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read_header(fh)
+                    declared = fh.tell() + math.prod(shape) * dtype.itemsize
+                if dtype.hasobject:
+                    raise DrivenetError(
+                        f"{path}: member {name!r} holds Python objects, which drivenet never "
+                        "unpickles; re-create the file"
+                    )
+                if declared != held:
+                    raise DrivenetError(
+                        f"{path}: member {name!r} declares a {'x'.join(map(str, shape))} {dtype} array "
+                        f"({declared} bytes) but holds {held} bytes; the file is corrupt, re-create it"
+                    )
+                members[name] = (tuple(shape), dtype)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise DrivenetError(f"{path}: not a readable drivenet .npz file ({err}); re-create it") from None
+    return members
+
+
+MemberCheck = Callable[[dict[str, Any], dict[str, Member]], None]  # (metadata, members) -> raise to refuse
+
+
+def load_npz(
+    path: str | Path, skip: Collection[str] = (), check: MemberCheck | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Load a file written by `save_npz`: (arrays, metadata), without the arrays named in `skip` (read
-    them another way, e.g. as a memory map). Never unpickles."""
+    them another way, e.g. as a memory map). Never unpickles. Every member's header is checked first
+    (`npz_members`); `check(metadata, members)`, when given, runs before any array is read, so a file
+    can be refused by its names, shapes and metadata before they cost memory."""
     path = Path(path)
     if not path.is_file():
         raise DrivenetError(f"{path}: no such file; check the path")
     if not zipfile.is_zipfile(path):
         raise DrivenetError(f"{path}: not an .npz file (empty, truncated or another format); re-create it")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files if name not in skip}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # BadZipFile: a bad CRC
-        raise DrivenetError(f"{path}: not a readable drivenet .npz file ({err}); re-create it") from None
-    if META_KEY not in arrays:
+    members = npz_members(path)
+    if META_KEY not in members:
         raise DrivenetError(f"{path}: has no drivenet metadata; was it written by drivenet?")
     try:
-        meta = json.loads(str(arrays.pop(META_KEY)))
-    except (ValueError, RecursionError) as err:  # not JSON, or absurd digits or nesting
-        raise DrivenetError(f"{path}: corrupt metadata ({err}); re-create the file") from None
-    if not isinstance(meta, dict):
-        raise DrivenetError(f"{path}: corrupt metadata (not a JSON object); re-create the file")
+        with np.load(path, allow_pickle=False) as data:
+            text = str(data[META_KEY])
+            try:
+                meta = json.loads(text)
+            except (ValueError, RecursionError) as err:  # not JSON, or absurd digits or nesting
+                raise DrivenetError(f"{path}: corrupt metadata ({err}); re-create the file") from None
+            if not isinstance(meta, dict):
+                raise DrivenetError(f"{path}: corrupt metadata (not a JSON object); re-create the file")
+            if check is not None:
+                check(meta, {name: member for name, member in members.items() if name != META_KEY})
+            arrays = {name: data[name] for name in data.files if name not in skip and name != META_KEY}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # BadZipFile: a bad CRC
+        raise DrivenetError(f"{path}: not a readable drivenet .npz file ({err}); re-create it") from None
     return arrays, meta
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from drivenet.data.images import read_rgb
 from drivenet.geometry.camera import PRESETS, CameraModel
 from drivenet.geometry.viewsynth import recovery_steering, warp
 
@@ -69,10 +70,9 @@ def load(folder: Path, names: list[str], scale: int) -> np.ndarray:
     """Grey frames uint8 (N, H/scale, W/scale, 1)."""
     out = []
     for name in names:
-        with Image.open(folder / name) as image:
-            grey = image.convert("L")
-            size = (grey.width // scale, grey.height // scale)
-            out.append(np.asarray(grey.resize(size, Image.Resampling.BOX)))
+        grey = Image.fromarray(read_rgb(folder / name)).convert("L")
+        size = (grey.width // scale, grey.height // scale)
+        out.append(np.asarray(grey.resize(size, Image.Resampling.BOX)))
     return np.stack(out)[..., None]
 
 

@@ -35,8 +35,9 @@ def test_backprop_and_gradcheck_load_neither_matplotlib_nor_pandas() -> None:
 def test_help_loads_no_numpy_pil_pandas_or_matplotlib() -> None:
     names = [[], ["train"], ["preprocess"], ["drive"], ["demo"], ["replay"]]
     names += [["gym", "learn"], ["gym", "dagger"], ["gym", "drive"], ["gym", "record"]]
+    names += [["explain"], ["export"], ["serve"], ["sweep"], ["ensemble"]]
     commands = [[*command, "--help"] for command in names]
-    result = loaded_after(commands, ("numpy", "PIL", *HEAVY))
+    result = loaded_after(commands, ("numpy", "PIL", "onnx", "onnxruntime", "optuna", *HEAVY))
     assert result["codes"] == [0] * len(commands)
     assert result["loaded"] == []
 

@@ -9,8 +9,8 @@ from support import REPO
 
 # lowest first; a module may import from its own layer and those before it (README, "The plan")
 LAYERS = (
-    "errors", "io", "config", "nn", "geometry", "data", "model", "roads", "teach", "viz", "training", "drive",
-    "demo", "commands", "cli",
+    "errors", "io", "config", "nn", "geometry", "data", "model", "export", "donkey", "roads", "teach", "viz",
+    "training", "drive", "sweep", "demo", "commands", "cli",
 )  # fmt: skip
 PACKAGE = REPO / "drivenet"
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from drivenet.commands.options import Force, Seed, check_positive
+from drivenet.commands.options import Force, Seed, check_positive, echo_json
 from drivenet.errors import DrivenetError, cli_errors
 
 if TYPE_CHECKING:
+    from drivenet.model.steering_model import SteeringModel
     from drivenet.roads.renderer import Camera
 
 
@@ -31,6 +31,17 @@ def drive_camera(size: str | None, trained: tuple[int, int] | None, model_path: 
     return camera
 
 
+def check_saliency(model: SteeringModel, method: str | None, gif: Path | None) -> None:
+    """A one-line error for --saliency without --gif, or with a method the model cannot use."""
+    if method is None:
+        return
+    from drivenet.model.saliency import check_method
+
+    if gif is None:
+        raise DrivenetError("--saliency draws beside the GIF's frames: give --gif FILE too")
+    check_method(model, method)
+
+
 def drive(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A checkpoint (best.npz of a run).")],
     km: Annotated[float, typer.Option("--km", help="Kilometres to drive.")] = 5.0,
@@ -41,6 +52,12 @@ def drive(
         typer.Option("--size", help="Camera image size WIDTHxHEIGHT; default: the model's frame size."),
     ] = None,
     speed: Annotated[float, typer.Option("--speed", help="Speed in m/s.")] = 10.0,
+    saliency: Annotated[
+        str | None,
+        typer.Option(
+            "--saliency", help="With --gif: the model's input and this saliency map beside each frame."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     force: Force = False,
 ) -> None:
@@ -58,18 +75,21 @@ def drive(
     if gif is not None:
         check_output_file(gif, force)
     model = load_model(model_path)
+    check_saliency(model, saliency, gif)
     camera = drive_camera(size, model.frame_size, model_path)
     loop = ClosedLoop(drive_track(km, seed), camera, seed, speed=speed, view=model.preprocess)
-    film = None
+    film = watch = None
     if gif is not None:
-        from drivenet.drive.film import DriveFilm  # loads matplotlib (training.plots): only for a GIF
+        from drivenet.drive.film import DriveFilm, SaliencyFilm  # loads matplotlib: only for a GIF
 
-        film = DriveFilm(loop.track)
-    report = loop.run(model_steering(model), km, film)
+        film = watch = DriveFilm(loop.track)
+        if saliency is not None:  # the loop shows the model its own input images
+            watch = SaliencyFilm(film, film.frames, model, saliency, lambda image: image[None])
+    report = loop.run(model_steering(model), km, watch)
     if film is not None and gif is not None:
         film.save(gif)
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        echo_json(report.to_dict())
         return
     typer.echo(
         f"drove {report.km:.2f} km in {report.seconds:.0f} s: {report.takeovers} takeovers, "

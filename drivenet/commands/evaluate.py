@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from drivenet.commands import counted
+from drivenet.commands.options import FollowLinksOpt, echo_json, model_data
 from drivenet.config import SHARE, WINDOW
 from drivenet.errors import DrivenetError, cli_errors
 
@@ -45,6 +45,7 @@ def evaluate(
         int | None, typer.Option("--smooth-window", help="Frames averaged for the smoothed labels.")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --plot file.")] = False,
+    follow_links: FollowLinksOpt = False,
 ) -> None:
     """RMSE, MAE, direction and turn-sign accuracy and correlation, beside predict-zero and predict-mean."""
     from drivenet.data.cache import load_or_build
@@ -75,7 +76,7 @@ def evaluate(
             f"{model}: trained without a test split (train.test_fraction = 0, no train.test_recordings); "
             "retrain with e.g. --set train.test_fraction=0.2, or evaluate on recordings it never saw"
         )
-    data_cfg = replace(run_cfg.data, **steering_model.preprocess.to_dict())
+    data_cfg = replace(model_data(run_cfg.data, follow_links), **steering_model.preprocess.to_dict())
     if split == "all":  # the other splits need the frames of training, side cameras included
         data_cfg = replace(data_cfg, cameras="center")
     cache = load_or_build(data, data_cfg)
@@ -97,7 +98,7 @@ def evaluate(
             predictions.predicted, predictions.true, plot, f"{model} on {names}: RMSE {result['rmse']:.4f}"
         )
     if json_:
-        typer.echo(json.dumps(result, indent=2))
+        echo_json(result)
     else:
         _print_evaluation(result)
     if plot is not None and not json_:

@@ -21,9 +21,15 @@ def gradcheck_command(
         typer.Option("--tolerance", min=0.0, help="Largest relative error allowed (default 1e-6)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    models: Annotated[
+        bool,
+        typer.Option("--models", help="Also check steering models' d(steering)/d(pixels), every encoding."),
+    ] = False,
 ) -> None:
     """Check every layer (dense, convolution, max pool, flatten, dropout, activations), loss and encoding:
-    backprop against central differences, in float64, on small networks.
+    backprop against central differences, in float64, on small networks; then each layer's input
+    gradient alone, and with --models a steering model's d(steering)/d(pixels) through standardisation,
+    motion channels, network and decoding (what saliency maps differentiate) for every encoding.
 
     Exits 1 when any parameter's largest relative error is above the tolerance.
     """
@@ -31,10 +37,13 @@ def gradcheck_command(
 
     if tolerance is None:
         tolerance = gradcheck.TOLERANCE
-    results = gradcheck.run(seed)
+    networks = gradcheck.run(seed)
+    inputs = gradcheck.run_inputs(seed) + (gradcheck.run_models(seed) if models else [])
+    results = networks + inputs
     failed = [r for r in results if r.error > tolerance]
     if as_json:
-        typer.echo(json.dumps({"tolerance": tolerance, "results": [asdict(r) for r in results]}, indent=2))
+        report = {"tolerance": tolerance, "results": [asdict(r) for r in networks]}
+        typer.echo(json.dumps({**report, "inputs": [asdict(r) for r in inputs]}, indent=2))
     else:
         table = Table("network", "parameter", "shape", "largest relative error", "")
         for r in results:
@@ -42,8 +51,9 @@ def gradcheck_command(
             table.add_row(r.case, r.parameter, "x".join(map(str, r.shape)), f"{r.error:.2e}", verdict)
         console = Console()
         console.print(table)
-        passed = len(results) - len(failed)
-        console.print(f"{passed}/{len(results)} gradients within {tolerance:g}", highlight=False)
+        for group, kind in ((networks, "gradients"), (inputs, "input gradients")):
+            passed = sum(r.error <= tolerance for r in group)
+            console.print(f"{passed}/{len(group)} {kind} within {tolerance:g}", highlight=False)
     if failed:
         message = f"gradient check failed: {len(failed)} gradient(s) above {tolerance:g}"
         typer.secho(message, err=True, fg=typer.colors.RED)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from drivenet.commands.gym import EnvArgOpt, EnvOpt, env_kwargs
+from drivenet.commands.options import echo_json
 from drivenet.drive.gym.env import DEFAULT_GAS
 from drivenet.errors import DrivenetError, cli_errors
 
@@ -30,6 +30,12 @@ def gym_drive(
         bool, typer.Option("--expert/--no-expert", help="Drive the seeds with the expert too, to compare.")
     ] = True,
     gif: Annotated[Path | None, typer.Option("--gif", help="Write a GIF of the first episode.")] = None,
+    saliency: Annotated[
+        str | None,
+        typer.Option(
+            "--saliency", help="With --gif: the model's input and this saliency map beside each frame."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing GIF.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
     env: EnvOpt = "CarRacing-v3",
@@ -49,12 +55,30 @@ def gym_drive(
         raise DrivenetError(f"--seed {seed}: must be 0 or more")
     if gif is not None:
         check_output_file(gif, force)
+    if saliency is not None:
+        from drivenet.model.checkpoint import load_model
+        from drivenet.model.saliency import check_method
+
+        if gif is None or model == "expert":
+            raise DrivenetError(
+                "--saliency draws a model's maps beside the GIF's frames: give a model and --gif"
+            )
+        check_method(load_model(model), saliency)
     seeds = range(seed, seed + episodes)
+    kwargs = env_kwargs(env_arg)
     report = drive(
-        model, seeds, jobs=jobs, env_id=env, env_kwargs=env_kwargs(env_arg), gas=gas, gif=gif, compare=expert
+        model,
+        seeds,
+        jobs=jobs,
+        env_id=env,
+        env_kwargs=kwargs,
+        gas=gas,
+        gif=gif,
+        compare=expert,
+        saliency=saliency,
     )
     if as_json:
-        typer.echo(json.dumps({"model": model, "env": env, **report.to_dict()}, indent=2))
+        echo_json({"model": model, "env": env, **report.to_dict()})
         return
     typer.echo(report_text(report) + (f"\nGIF: {gif}" if gif is not None else ""))
 

@@ -11,6 +11,7 @@ from drivenet.commands.options import (
     CamerasOpt,
     ConfigOpt,
     Data,
+    FollowLinksOpt,
     FormatOpt,
     SetOpt,
     WorkersOpt,
@@ -29,6 +30,7 @@ def inspect(
     format: FormatOpt = None,
     cameras: CamerasOpt = None,
     workers: WorkersOpt = None,
+    follow_links: FollowLinksOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty --out folder.")] = False,
 ) -> None:
     """Report on recordings without writing a cache: frames, steering, samples, missing files."""
@@ -39,7 +41,7 @@ def inspect(
     from drivenet.data.transform import Preprocess
     from drivenet.io import prepare_output_dir, write_json
 
-    settings = data_settings(config, set_, format, cameras, workers)
+    settings = data_settings(config, set_, format, cameras, workers, follow_links)
     folder = prepare_output_dir(out, force, inputs=data) if out is not None else None
     read = read_recordings(data, settings)
     cache, skipped = None, []

@@ -29,7 +29,9 @@ def plot(
     if runs[0] == "weights" and not Path("weights").is_dir():  # `plot weights MODEL`
         if len(runs) != 2:
             raise DrivenetError("plot weights takes one model: drivenet plot weights MODEL --out w.png")
-        plot_weights(load_model(runs[1]), out)
+        steering_model = load_model(runs[1])
+        steering_model.network("plot weights")
+        plot_weights(steering_model, out)
     else:
         plot_curves([Path(r) for r in runs], out)
     typer.echo(f"wrote {out}")

@@ -3,15 +3,15 @@ camera image, optionally drawn on the frames."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from drivenet.commands.options import FollowLinksOpt, echo_json, echo_unread, model_data
 from drivenet.config import PEDALS
-from drivenet.errors import cli_errors
+from drivenet.errors import DrivenetError, cli_errors
 
 SPARK = " ▁▂▃▄▅▆▇█"
 
@@ -22,8 +22,17 @@ def predict(
     overlay: Annotated[
         Path | None, typer.Option("--overlay", help="Folder for each frame with its steering drawn on it.")
     ] = None,
+    saliency: Annotated[
+        str | None,
+        typer.Option(
+            "--saliency",
+            help="With --overlay: a saliency map beside each frame (grad | smoothgrad | gradxinput | "
+            "occlusion | vbp), its raw maps saved as .npy.",
+        ),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON list of results.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty --overlay folder.")] = False,
+    follow_links: FollowLinksOpt = False,
 ) -> None:
     """Steering and direction for each raw camera image (the model's own preprocessing is applied)."""
     from drivenet.io import prepare_output_dir
@@ -31,19 +40,24 @@ def predict(
     from drivenet.training.predict import collect_samples, predict_samples
 
     steering_model = load_model(model)
+    if saliency is not None:
+        from drivenet.model.saliency import check_method
+
+        if overlay is None:
+            raise DrivenetError("--saliency draws on the overlays: give --overlay FOLDER too")
+        check_method(steering_model, saliency)
     run_cfg = steering_model.config
-    samples = collect_samples(images, run_cfg.data)
+    samples = collect_samples(images, model_data(run_cfg.data, follow_links))
     if overlay is not None:
         prepare_output_dir(overlay, force, inputs=[model, *images])
     skipped: list[tuple[Path, str]] = []
-    results = predict_samples(steering_model, samples, overlay, run_cfg.evaluate.straight_band, skipped)
+    band = run_cfg.evaluate.straight_band
+    results = predict_samples(steering_model, samples, overlay, band, skipped, saliency)
     if json_:
-        typer.echo(json.dumps(list(results), indent=2))
+        echo_json(list(results))
     else:
         _print_predictions(results)
-    if skipped:
-        path, reason = skipped[0]
-        typer.echo(f"skipped {len(skipped)} unreadable image(s); first: {path}: {reason}", err=True)
+    echo_unread(skipped)
     if overlay is not None and not json_:
         typer.echo(f"overlays in {overlay}")
 

@@ -11,6 +11,7 @@ from drivenet.commands.options import (
     CamerasOpt,
     ConfigOpt,
     Data,
+    FollowLinksOpt,
     FormatOpt,
     SetOpt,
     WorkersOpt,
@@ -27,6 +28,7 @@ def preprocess(
     format: FormatOpt = None,
     cameras: CamerasOpt = None,
     workers: WorkersOpt = None,
+    follow_links: FollowLinksOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on the first missing or bad frame.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing cache.")] = False,
 ) -> None:
@@ -38,7 +40,7 @@ def preprocess(
     from drivenet.data.transform import Preprocess
     from drivenet.io import check_output_file
 
-    settings = data_settings(config, set_, format, cameras, workers)
+    settings = data_settings(config, set_, format, cameras, workers, follow_links)
     if out.suffix != ".npz":
         raise DrivenetError(f"--out {out}: a cache file name must end in .npz")
     check_output_file(out, force)  # before the slow part; cache.save checks again

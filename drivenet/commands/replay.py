@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Annotated
 import typer
 
 from drivenet.commands import counted, plural
+from drivenet.commands.options import FollowLinksOpt, echo_json, model_data
 from drivenet.errors import DrivenetError, cli_errors
 
 
@@ -43,7 +43,14 @@ def replay(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the offset over time to this PNG.")
     ] = None,
+    saliency: Annotated[
+        str | None,
+        typer.Option(
+            "--saliency", help="With --gif: the model's input and this saliency map beside each frame."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
+    follow_links: FollowLinksOpt = False,
 ) -> None:
     """Let a model steer along a real recording: each step it sees the recorded frame warped to where
     its own steering has led the car; > 1 m off the recorded path is a takeover (NVIDIA's autonomy)."""
@@ -63,6 +70,12 @@ def replay(
         if out is not None:
             check_output_file(out, force)
     model = load_model(model_path)
+    if saliency is not None:
+        from drivenet.model.saliency import check_method
+
+        if gif is None:
+            raise DrivenetError("--saliency draws beside the GIF's frames: give --gif FILE too")
+        check_method(model, saliency)
     overrides: dict[str, dict[str, object]] = {}
     for text in set_ or []:
         section, key, value = parse_override(text)
@@ -70,25 +83,32 @@ def replay(
             raise DrivenetError(f"--set {text}: replay takes camera.* overrides only")
         overrides.setdefault(section, {})[key] = value
     config = model.config.updated(overrides, "--set")
-    data_cfg = config.data if fmt is None else replace(config.data, format=fmt)
+    data_cfg = model_data(config.data, follow_links)
+    data_cfg = data_cfg if fmt is None else replace(data_cfg, format=fmt)
     drive = load_recorded_drive(recording, data_cfg, config.camera, speed, fps)
     loop = Replay(drive, max_offset, max_heading)
-    film = ReplayFilm(loop) if gif is not None else None
-    report = loop.run(model.driver(), film)
+    film = watch = ReplayFilm(loop) if gif is not None else None
+    if film is not None and saliency is not None:  # the model is shown the raw warped views
+        from drivenet.drive.film import SaliencyFilm
+
+        watch = SaliencyFilm(
+            film, film.film.frames, model, saliency, lambda view: model.images_from_frames([view])
+        )
+    report = loop.run(model.driver(), watch)
     written = []
     if film is not None and gif is not None:
         written.append(f"GIF: {film.save(gif)}")
     if plot is not None:
         written.append(f"plot: {plot_replay(loop, plot, f'{model_path} on {recording}')}")
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        echo_json(report.to_dict())
         return
     paused = f" ({counted(report.pauses, 'pause')} in the recording skipped)" if report.pauses else ""
     typer.echo(
         f"replayed {report.km:.2f} km of {recording} in {report.seconds:.0f} s{paused}: "
         f"{counted(report.takeovers, 'takeover')}, "
         f"autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / elapsed s)\n"
-        f"{_takeover_times(report.takeover_seconds)}"
+        f"{_takeover_times(report.takeover_seconds)}{_dropped(report.dropped)}"
         f"offset from the recorded path: mean {report.mean_offset:.2f} m, worst {report.worst_offset:.2f} m\n"
         f"camera model: {report.camera}" + "".join(f"\n{line}" for line in written)
     )
@@ -97,6 +117,15 @@ def replay(
 def register(app: typer.Typer) -> None:
     """Add `replay` to the CLI."""
     app.command()(cli_errors(replay))
+
+
+def _dropped(dropped: dict[str, int]) -> str:
+    """'dropped 3 rows: 2 with a negative speed (reversing), 1 with ...', a line of its own; nothing when
+    every row was driven."""
+    if not dropped:
+        return ""
+    reasons = ", ".join(f"{n} with {why}" for why, n in dropped.items())
+    return f"dropped {counted(sum(dropped.values()), 'row')} of the log: {reasons}\n"
 
 
 def _takeover_times(seconds: tuple[float, ...], most: int = 12) -> str:

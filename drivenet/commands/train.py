@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from drivenet.commands.options import FollowLinksOpt
 from drivenet.config import load_config
 from drivenet.errors import DrivenetError, cli_errors
 
@@ -37,6 +38,7 @@ def train(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Delete an existing run folder OUT first.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-epoch lines.")] = False,
+    follow_links: FollowLinksOpt = False,
 ) -> None:
     """Train a steering model, with a live progress bar; Ctrl-C saves last.npz for --resume."""
     from drivenet.training.console import training_console
@@ -47,7 +49,7 @@ def train(
         raise DrivenetError(
             "--resume uses the run's own config.toml; drop --config (use --set, e.g. train.epochs=50)"
         )
-    overrides = set_ or []
+    overrides = [*(set_ or []), *(["data.follow_links=true"] if follow_links else [])]
     cfg = RunFolder(out).resume_config(overrides) if resume else load_config(config, overrides)
     try:
         training = prepare_training(sources, cfg, out, force, resume, progress=not quiet)

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from drivenet.config import DataConfig
 from drivenet.data.cache_check import check_cache_arrays
@@ -23,6 +22,7 @@ from drivenet.data.frames import (
     no_usable_frames,
     raise_first,
 )
+from drivenet.data.images import open_image
 from drivenet.data.npzmap import memmap_member
 from drivenet.data.readers import read_recordings
 from drivenet.data.transform import Preprocess
@@ -170,13 +170,14 @@ def build_cache(
 ) -> tuple[SteeringCache, list[Problem]]:
     """Decode and preprocess every frame; unreadable images are skipped (or, with `strict`, an error).
 
-    `problems` are the reader's, counted in the summary. Returns the cache and the skipped images.
+    `problems` are the reader's, counted in the summary, and so are the decoders' warnings (in
+    `decoder_warnings`, by message, when there were any). Returns the cache and the skipped images.
     """
     if len(frames) == 0:
         raise DrivenetError("no frames to preprocess; check the recording with `drivenet inspect DATA`")
     paths = frames["path"].tolist()
     with progress_bar(len(paths), "preprocessing", progress) as advance:
-        images, failures = decode_all(paths, preprocess, workers, advance)
+        images, failures, warned = decode_all(paths, preprocess, workers, advance)
     skipped = [Problem(paths[i], 0, reason, "unreadable image") for i, reason in failures]
     raise_first(skipped, strict)
     if len(skipped) == len(paths):
@@ -187,9 +188,11 @@ def build_cache(
         images, frames = images[keep], frames[keep]
     frames = frames.reset_index(drop=True)
     steering = frames["steering"].to_numpy(dtype=np.float32)
-    with Image.open(frames["path"].iloc[0]) as first:  # read without decoding: the header gives the size
+    with open_image(frames["path"].iloc[0], warned=Counter()) as first:  # the header gives the size
         size = first.size
     summary = summarize(frames, [*problems, *skipped], size)
+    if warned:
+        summary["decoder_warnings"] = dict(warned.most_common())
     cache = SteeringCache(images, steering, frames, preprocess, summary)
     return cache, skipped
 

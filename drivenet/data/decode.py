@@ -10,65 +10,60 @@ from __future__ import annotations
 
 import mmap
 import multiprocessing
-import os
 import signal
-import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
-from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from drivenet.data.images import DECODE_ERRORS, ImageRefused
 from drivenet.data.transform import Preprocess
 
 CHUNK = 64  # images per task handed to a worker: small, so both workers finish together
 Failure = tuple[int, str]  # (position in the path list, why the image could not be used)
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 Task = tuple[int, Sequence[str], Preprocess]
 
 _shared: np.ndarray | None = None  # in a forked worker: the parent's result array
 
 
-def decode_one(path: str, preprocess: Preprocess) -> np.ndarray | str:
-    """The preprocessed image, or the reason it could not be read."""
+def decode_one(path: str, preprocess: Preprocess, warned: Counter[str]) -> np.ndarray | str:
+    """The preprocessed image, or the reason it could not be read; decoder warnings counted in `warned`."""
     try:
-        return preprocess.apply_file(path)
+        return preprocess.apply_file(path, warned)
     except FileNotFoundError:
         return "file not found"
-    except Image.UnidentifiedImageError:
-        if os.path.getsize(path) == 0:
-            return "empty file (0 bytes)"
-        return "not an image Pillow can read (corrupt or wrong format)"
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:  # see decode_into
-        return f"refused: too many pixels for a camera frame ({err})"
+    except ImageRefused as err:
+        return str(err)
     except DECODE_ERRORS as err:
         return f"corrupt or truncated image ({err})"
 
 
-def decode_into(out: np.ndarray, task: Task) -> list[Failure]:
-    """Decode one chunk into `out` (its rows of the result); failed images are left zero."""
+def decode_into(out: np.ndarray, task: Task) -> tuple[list[Failure], Counter[str]]:
+    """Decode one chunk into `out` (its rows of the result); failed images are left zero. Returns the
+    failures and the decoders' warnings counted by message."""
     start, paths, preprocess = task
     failures: list[Failure] = []
-    with warnings.catch_warnings():  # over Pillow's bomb limit (~89 Mpixel): refused, never decoded
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        for i, path in enumerate(paths):
-            image = decode_one(path, preprocess)
-            if isinstance(image, str):
-                failures.append((start + i, image))
-                out[i] = 0
-            else:
-                out[i] = image
-    return failures
+    warned: Counter[str] = Counter()
+    for i, path in enumerate(paths):
+        image = decode_one(path, preprocess, warned)
+        if isinstance(image, str):
+            failures.append((start + i, image))
+            out[i] = 0
+        else:
+            out[i] = image
+    return failures, warned
 
 
-def decode_chunk(task: Task) -> tuple[int, int, np.ndarray | None, list[Failure]]:
-    """A worker's task: (start, count, the images or None when written to shared memory, failures)."""
+def decode_chunk(task: Task) -> tuple[int, int, np.ndarray | None, list[Failure], Counter[str]]:
+    """A worker's task: (start, count, the images or None when written to shared memory, failures,
+    warnings)."""
     start, paths, preprocess = task
     if _shared is not None:
-        return start, len(paths), None, decode_into(_shared[start : start + len(paths)], task)
+        return start, len(paths), None, *decode_into(_shared[start : start + len(paths)], task)
     out = np.zeros((len(paths), *preprocess.shape), dtype=np.uint8)
-    return start, len(paths), out, decode_into(out, task)
+    return start, len(paths), out, *decode_into(out, task)
 
 
 def start_worker(shared: np.ndarray | None) -> None:
@@ -83,19 +78,23 @@ def decode_all(
     preprocess: Preprocess,
     workers: int = 2,
     on_progress: Callable[[int], None] | None = None,
-) -> tuple[np.ndarray, list[Failure]]:
-    """Decode every path into uint8 (N, H, W, C); failed images stay zero and are listed by position."""
+) -> tuple[np.ndarray, list[Failure], Counter[str]]:
+    """Decode every path into uint8 (N, H, W, C); failed images stay zero and are listed by position,
+    the decoders' warnings counted by message."""
     shape = (len(paths), *preprocess.shape)
     tasks = [(s, list(paths[s : s + CHUNK]), preprocess) for s in range(0, len(paths), CHUNK)]
     workers = max(1, min(workers, len(tasks)))
     failures: list[Failure] = []
+    warned: Counter[str] = Counter()
     if workers == 1:
         images = np.empty(shape, dtype=np.uint8)
         for task in tasks:
-            failures += decode_into(images[task[0] : task[0] + len(task[1])], task)
+            bad, notes = decode_into(images[task[0] : task[0] + len(task[1])], task)
+            failures += bad
+            warned += notes
             if on_progress is not None:
                 on_progress(len(task[1]))
-        return images, sorted(failures)
+        return images, sorted(failures), warned
     forked = "fork" in multiprocessing.get_all_start_methods()
     if forked:  # MAP_SHARED | MAP_ANONYMOUS: the forked workers write into the same pages
         size = int(np.prod(shape))
@@ -105,15 +104,16 @@ def decode_all(
     context = multiprocessing.get_context("fork" if forked else "spawn")
     pool = context.Pool(workers, start_worker, (images if forked else None,))
     try:
-        for start, count, chunk, bad in pool.imap_unordered(decode_chunk, tasks):
+        for start, count, chunk, bad, notes in pool.imap_unordered(decode_chunk, tasks):
             if chunk is not None:
                 images[start : start + count] = chunk
             failures += bad
+            warned += notes
             if on_progress is not None:
                 on_progress(count)
     finally:
         pool.terminate()
-    return images, sorted(failures)
+    return images, sorted(failures), warned
 
 
 @contextmanager

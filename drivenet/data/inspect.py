@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from drivenet.data.cache import NEAR_ZERO
 from drivenet.data.frames import Problem
+from drivenet.data.images import read_rgb, warnings_line
 from drivenet.errors import printable
 from drivenet.io import save_figure, write_text
 
@@ -29,7 +30,8 @@ def histogram_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def summary_lines(summary: dict[str, Any], problems: Sequence[Problem], limit: int = 20) -> list[str]:
-    """Frames kept, skipped by kind (the first `limit` problems named), steering histogram, straight share."""
+    """Frames kept, skipped by kind (the first `limit` problems named), the decoders' warnings in one line,
+    steering histogram, straight share."""
     recordings = ", ".join(f"{name} {n}" for name, n in summary["recordings"].items())
     cameras = ", ".join(f"{name} {n}" for name, n in summary["cameras"].items())
     lines = [f"frames kept: {summary['frames']} ({recordings or 'none'}; cameras: {cameras or 'none'})"]
@@ -38,6 +40,8 @@ def summary_lines(summary: dict[str, Any], problems: Sequence[Problem], limit: i
     lines += [f"  {printable(str(p))}" for p in problems[:limit]]
     if len(problems) > limit:
         lines.append(f"  ... and {len(problems) - limit} more")
+    warned = warnings_line(Counter(summary.get("decoder_warnings", {})))
+    lines += [printable(warned)] if warned else []
     lines.append("steering histogram (negative = left):")
     lines += histogram_lines(summary)
     share = 100 * summary["near_zero_share"]
@@ -68,7 +72,8 @@ def sample_rows(frames: pd.DataFrame, count: int) -> np.ndarray:
 
 
 def plot_samples(frames: pd.DataFrame, path: Path, count: int = 16) -> Path:
-    """A grid of raw frames spread over the steering range, each titled with its steering and camera."""
+    """A grid of raw frames spread over the steering range, each titled with its steering and camera (frames
+    the cache decoded: their warnings were counted there)."""
     from matplotlib.figure import Figure
 
     rows = sample_rows(frames, count)
@@ -76,8 +81,7 @@ def plot_samples(frames: pd.DataFrame, path: Path, count: int = 16) -> Path:
     figure = Figure(figsize=(3 * cols, 2.2 * max(1, -(-len(rows) // cols))))
     for k, i in enumerate(rows):
         axes = figure.add_subplot(-(-len(rows) // cols), cols, k + 1)
-        with Image.open(frames["path"].iloc[i]) as image:
-            axes.imshow(np.asarray(image.convert("RGB")))
+        axes.imshow(read_rgb(frames["path"].iloc[i], warned=Counter()))
         axes.set_title(f"{frames['steering'].iloc[i]:+.3f} ({frames['camera'].iloc[i]})", fontsize=9)
         axes.axis("off")
     figure.tight_layout()

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drivenet.config import DataConfig
 from drivenet.data.readers.donkey import read_manifest
 from drivenet.data.readers.finder import is_image_name
 from drivenet.data.readers.logfile import read_log
@@ -83,11 +84,11 @@ def number(text: object) -> float:
     return value if math.isfinite(value) else math.nan
 
 
-def udacity_speeds(log: Path) -> dict[str, tuple[float, float]]:
+def udacity_speeds(log: Path, follow_links: bool = False) -> dict[str, tuple[float, float]]:
     """Image base name -> (speed, NaN) for every row of a simulator log."""
     out: dict[str, tuple[float, float]] = {}
     centre_at, speed_at, first = 0, None, True
-    for fields in csv.reader(io.StringIO(read_log(log)), skipinitialspace=True):
+    for fields in csv.reader(io.StringIO(read_log(log, follow_links=follow_links)), skipinitialspace=True):
         if not any(f.strip() for f in fields):
             continue
         if first and not is_image_name(fields[0]):
@@ -106,7 +107,7 @@ def udacity_speeds(log: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def donkey_times(tub: Path) -> dict[str, tuple[float, float]]:
+def donkey_times(tub: Path, follow_links: bool = False) -> dict[str, tuple[float, float]]:
     """Image base name -> (NaN, time) from a v2 tub's catalogs (v1 tubs: none)."""
     out: dict[str, tuple[float, float]] = {}
     if not (tub / "manifest.json").is_file():
@@ -116,7 +117,7 @@ def donkey_times(tub: Path) -> dict[str, tuple[float, float]]:
         catalog = tub / Path(name.replace("\\", "/")).name
         if not catalog.is_file():
             continue
-        for line in read_log(catalog, tub).splitlines():
+        for line in read_log(catalog, tub, follow_links).splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
@@ -127,10 +128,10 @@ def donkey_times(tub: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def sully_times(log: Path) -> dict[str, tuple[float, float]]:
+def sully_times(log: Path, follow_links: bool = False) -> dict[str, tuple[float, float]]:
     """Image base name -> (NaN, time) from the stamps of a newer Sully log (older ones: NaN)."""
     out: dict[str, tuple[float, float]] = {}
-    for line in read_log(log).splitlines():
+    for line in read_log(log, follow_links=follow_links).splitlines():
         fields = line.split(maxsplit=1)
         if len(fields) < 2:
             continue
@@ -143,9 +144,9 @@ def sully_times(log: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def csv_columns(path: Path, image_column: str) -> dict[str, tuple[float, float]]:
+def csv_columns(path: Path, image_column: str, follow_links: bool = False) -> dict[str, tuple[float, float]]:
     """Image base name -> (speed, time) from a plain CSV's `speed` and `time`/`timestamp` columns."""
-    rows = list(csv.DictReader(io.StringIO(read_log(path)), skipinitialspace=True))
+    rows = list(csv.DictReader(io.StringIO(read_log(path, follow_links=follow_links)), skipinitialspace=True))
     out: dict[str, tuple[float, float]] = {}
     for row in rows:
         clean = {str(k).strip(): v for k, v in row.items() if k is not None}
@@ -157,17 +158,18 @@ def csv_columns(path: Path, image_column: str) -> dict[str, tuple[float, float]]
     return out
 
 
-def read_odometry(fmt: str, target: Path, images: Sequence[str], csv_image_column: str = "image") -> Odometry:
+def read_odometry(fmt: str, target: Path, images: Sequence[str], data: DataConfig) -> Odometry:
     """Speed and time of the frames whose image files are `images` (in order), from the recording that
-    `target` is (the log file, or the Donkey tub folder) in format `fmt`."""
+    `target` is (the log file, or the Donkey tub folder) in format `fmt` (reads `csv_image_column` and
+    `follow_links` of [data])."""
     if fmt == "udacity":
-        logged = udacity_speeds(target)
+        logged = udacity_speeds(target, data.follow_links)
     elif fmt == "donkey":
-        logged = donkey_times(target)
+        logged = donkey_times(target, data.follow_links)
     elif fmt == "sully":
-        logged = sully_times(target)
+        logged = sully_times(target, data.follow_links)
     else:
-        logged = csv_columns(target, csv_image_column)
+        logged = csv_columns(target, data.csv_image_column, data.follow_links)
     speed, time = np.full(len(images), np.nan), np.full(len(images), np.nan)
     for i, image in enumerate(images):
         name = base_name(image)

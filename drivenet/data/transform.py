@@ -6,6 +6,7 @@ settings, so a model always sees its inputs exactly as it was trained on them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from drivenet.config import DataConfig, RunConfig
+from drivenet.data.images import open_image
 
 MODES = {"gray": "L", "rgb": "RGB", "yuv": "YCbCr"}  # colour setting -> Pillow mode
 EPS = 0.01  # added to each image's std (pixels scaled to [0, 1]), so flat images are not blown up
@@ -80,9 +82,10 @@ class Preprocess:
             image.draft(MODES[self.color], self.draft_size(image.size))
         return self.finish(image)
 
-    def apply_file(self, path: str | Path) -> np.ndarray:
-        """Open and preprocess one image file."""
-        with Image.open(path) as image:
+    def apply_file(self, path: str | Path, warned: Counter[str] | None = None) -> np.ndarray:
+        """Open and preprocess one JPEG or PNG file; ImageRefused for anything else, DECODE_ERRORS from a
+        broken one, its decoder's warnings counted in `warned` (see `drivenet.data.images.open_image`)."""
+        with open_image(path, warned=warned) as image:
             return self.apply(image)
 
     def apply_array(self, rgb: np.ndarray) -> np.ndarray:

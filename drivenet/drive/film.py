@@ -1,8 +1,10 @@
 """An animated GIF of a drive: the camera view with the network's and the expert's steering drawn on
-it, a small map of the road with the car on it, and the distance, offset and takeovers so far."""
+it, a small map of the road with the car on it, and the distance, offset and takeovers so far; with
+`SaliencyFilm`, the model's input and its saliency map beside each picture."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,9 @@ from PIL import Image, ImageDraw, ImageFont
 from drivenet.drive.rendered import ClosedLoop
 from drivenet.geometry.car import pursuit_steering
 from drivenet.geometry.track import Track
-from drivenet.viz import overlay, save_gif
+from drivenet.model.saliency import explain_clips
+from drivenet.model.steering_model import ClipStream, SteeringModel
+from drivenet.viz import input_saliency_panel, overlay, save_gif, side_by_side
 
 MAP_SIZE = 90  # pixels of the square map inset
 GIF_COLOURS = 48  # a small palette: sensor noise makes big ones compress badly
@@ -60,3 +64,40 @@ class DriveFilm:
         """Write the GIF atomically, playing at the drive's real speed; loops forever."""
         frames = [f.quantize(GIF_COLOURS, method=Image.Quantize.FASTOCTREE) for f in self.frames]
         return save_gif(frames, path, int(round(1000 * self.dt * self.every)))
+
+
+class SaliencyFilm:
+    """Wraps the `watch` of a film that keeps its pictures in `frames` (`DriveFilm`, `ReplayFilm`): every
+    step's frame goes into the model's clip history, and beside each picture the film keeps goes the
+    model's input with the `method`'s saliency map over it (and the motion map for a motion model).
+    `to_images` turns what the loop shows the model into its preprocessed images uint8 (1, H, W, C)."""
+
+    def __init__(
+        self,
+        watch: Callable[..., None],
+        frames: list[Image.Image],
+        model: SteeringModel,
+        method: str,
+        to_images: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        self.watch, self.frames, self.model, self.method, self.to_images = (
+            watch,
+            frames,
+            model,
+            method,
+            to_images,
+        )
+        self.stream = ClipStream(model)
+
+    def __call__(self, loop: object, frame: np.ndarray, *rest: float) -> None:
+        kept = len(self.frames)
+        self.watch(loop, frame, *rest)
+        clips = self.stream.clips(self.to_images(frame))
+        if len(self.frames) > kept:
+            maps = explain_clips(self.model, clips, self.method)
+            titles = [(f"{self.method}: {part}", values) for part, values in maps.parts(0)]
+            color = self.model.preprocess.color
+            panel = input_saliency_panel(
+                clips[0, ..., : self.model.preprocess.channels], color, titles, float(maps.steering[0])
+            )
+            self.frames[-1] = side_by_side([self.frames[-1], panel])

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import ImageDraw
 
 from drivenet.config import CameraConfig, DataConfig
+from drivenet.data.images import ImageRefused, read_rgb
 from drivenet.data.marked import marker_of
 from drivenet.data.odometry import driven_steps, read_odometry
 from drivenet.data.readers import read_recordings
@@ -37,6 +38,9 @@ from drivenet.geometry.viewsynth import warp
 
 Steer = Callable[[np.ndarray], float]  # view uint8 (H, W, 3) RGB -> steering in [-1, 1]
 SUBSTEP = 5.0  # metres: the longest part of a step driven at once (Track.locate searches ±20 m)
+MAX_SPEED = 100.0  # m/s (360 km/h): no car these recordings come from goes faster; above it, a corrupt row
+MAX_FRAME_RATE = 1000.0  # Hz: no camera of these recordings films faster
+MIN_FRAME_RATE = 0.1  # Hz: a time-lapse; with frames further apart the path between them is guesswork
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class RecordedDrive:
     camera: CameraModel
     pauses: int = 0  # intervals longer than PAUSE, replaced by the typical interval
     camera_name: str = ""  # where `camera` came from, for people: its preset, marker or overrides
+    dropped: dict[str, int] = field(default_factory=dict)  # rows left out: why -> how many
 
     @property
     def distance(self) -> np.ndarray:
@@ -127,9 +132,8 @@ def frame_intervals(time: np.ndarray, frame_rate: float) -> tuple[np.ndarray, in
 def load_frame(path: str) -> np.ndarray:
     """A recorded frame uint8 (H, W, 3) RGB, kept for the next few steps that show it again."""
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as err:
+        return read_rgb(path)
+    except (OSError, ImageRefused) as err:
         raise DrivenetError(f"{path}: cannot read this image ({err}); replay needs every frame") from None
 
 
@@ -141,24 +145,35 @@ def load_recorded_drive(
     frame_rate: float | None = None,
 ) -> RecordedDrive:
     """Read one recording's centre frames, speeds and times (`speed` m/s and `frame_rate` Hz, when
-    given, replace the log's); DrivenetError naming what is missing when its path cannot be rebuilt."""
+    given, replace the log's); DrivenetError naming what is missing when its path cannot be rebuilt.
+    Rows no car could have driven are left out (`usable_rows`), so the path is never longer than
+    MAX_SPEED over the recording's time."""
+    if speed is not None and not 0 < speed <= MAX_SPEED:
+        raise DrivenetError(f"--speed {speed:g}: expected m/s in (0, {MAX_SPEED:g}]")
+    if frame_rate is not None and not MIN_FRAME_RATE <= frame_rate <= MAX_FRAME_RATE:
+        raise DrivenetError(
+            f"--fps {frame_rate:g}: expected frames per second in [{MIN_FRAME_RATE:g}, {MAX_FRAME_RATE:g}]"
+        )
     found = find_recordings(recording, data)
     if len(found) != 1:
         raise DrivenetError(
             f"{recording} holds {len(found)} recordings; replay drives one: pass one recording's folder"
         )
     fmt, target = found[0]
-    frames = read_recordings([recording], replace(data, cameras="center")).frames
-    frames = frames.sort_values("frame", kind="stable")
+    read = read_recordings([recording], replace(data, cameras="center"))
+    frames = read.frames.sort_values("frame", kind="stable")
     if len(frames) < 2:
-        raise DrivenetError(f"{recording}: {len(frames)} usable frames; replay needs at least 2")
+        skipped = (
+            f" ({len(read.problems)} rows skipped, the first: {read.problems[0]})" if read.problems else ""
+        )
+        raise DrivenetError(f"{recording}: {len(frames)} usable frames{skipped}; replay needs at least 2")
     images = [str(p) for p in frames["path"]]
     first = load_frame(images[0])
     size = (first.shape[1], first.shape[0])
     marker = marker_of(target)
     camera = camera_for_frames(fmt, camera_cfg, size, marker[1] if marker else None)
     name = camera_label(fmt, camera_cfg, size, marker[0] if marker else None)
-    odometry = read_odometry(fmt, target, images, data.csv_image_column)
+    odometry = read_odometry(fmt, target, images, data)
     if speed is None:
         if camera.speed_scale <= 0 or np.isnan(odometry.speed).all():
             raise DrivenetError(
@@ -174,14 +189,43 @@ def load_recorded_drive(
     else:
         speeds = np.full(len(images), float(speed))
     times = odometry.time if frame_rate is None else np.full(len(images), np.nan)
-    interval, pauses = frame_intervals(times, frame_rate or camera.frame_rate)
-    steering = frames["steering"].to_numpy(np.float64)
-    return RecordedDrive(images, steering, speeds.astype(np.float64), interval, camera, pauses, name)
+    keep, dropped = usable_rows(speeds, times, images)
+    if keep.sum() < 2:
+        reasons = ", ".join(f"{n} with {why}" for why, n in dropped.items())
+        raise DrivenetError(
+            f"{recording}: {int(keep.sum())} usable frames ({reasons}); replay needs at least 2"
+        )
+    images = [image for image, kept in zip(images, keep, strict=True) if kept]
+    interval, pauses = frame_intervals(times[keep], frame_rate or camera.frame_rate)
+    steering = frames["steering"].to_numpy(np.float64)[keep]
+    speeds = speeds[keep].astype(np.float64)
+    return RecordedDrive(images, steering, speeds, interval, camera, pauses, name, dropped)
 
 
-def camera_label(
-    fmt: str, camera_cfg: CameraConfig, frame_size: tuple[int, int], marked: str | None
-) -> str:
+def usable_rows(speed: np.ndarray, time: np.ndarray, images: list[str]) -> tuple[np.ndarray, dict[str, int]]:
+    """Which rows a path can be rebuilt from (a mask), and how many were left out for each reason: a
+    negative speed (reversing: the path is rebuilt driving forwards), a speed above MAX_SPEED, the
+    time or image of the row kept before it (a duplicated row, which would count as a step), or a time
+    earlier than it (time going back)."""
+    keep = (speed >= 0) & (speed <= MAX_SPEED)
+    dropped = {"a negative speed (reversing)": int(np.sum(speed < 0))}
+    dropped[f"a speed above {MAX_SPEED:g} m/s"] = int(np.sum(speed > MAX_SPEED))
+    duplicate = back = 0
+    last_time, last_image = -math.inf, ""
+    for i in np.flatnonzero(keep):
+        if time[i] == last_time or images[i] == last_image:
+            keep[i], duplicate = False, duplicate + 1
+        elif time[i] < last_time:
+            keep[i], back = False, back + 1
+        else:
+            last_time = time[i] if math.isfinite(time[i]) else last_time
+            last_image = images[i]
+    dropped["a duplicate row (the time or image of the row before)"] = duplicate
+    dropped["a time earlier than the row before"] = back
+    return keep, {why: n for why, n in dropped.items() if n}
+
+
+def camera_label(fmt: str, camera_cfg: CameraConfig, frame_size: tuple[int, int], marked: str | None) -> str:
     """Which camera model a recording got: `udacity`, `roads (camera.json)`, `... with [camera] overrides`."""
     if marked is not None and camera_cfg.preset == "auto":
         label = f"{marked} ({MARKER})"
@@ -197,6 +241,7 @@ class ReplayReport(DriveReport):
 
     frames: int = 0
     pauses: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # log rows left out: why -> how many
     camera: str = ""  # the camera model the views were warped with
     takeover_seconds: tuple[float, ...] = ()  # when each takeover came, seconds into the recording
 
@@ -281,6 +326,7 @@ class Replay:
             worst_offset=float(np.max(offsets)) if offsets else 0.0,
             frames=len(self.drive.images),
             pauses=self.drive.pauses,
+            dropped=dict(self.drive.dropped),
             camera=self.drive.camera_name,
             takeover_seconds=tuple(round(t, 2) for t in self.taken),
         )

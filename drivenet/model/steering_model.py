@@ -99,9 +99,10 @@ class SteeringModel:
                 seed=config.train.seed,
                 dropout=model.dropout,
             )
-        except ValueError as err:  # the checked config leaves one cause: layers that shrink the image away
+        except ValueError as err:  # left by the checked config: an image shrunk away, or too big a net
             raise DrivenetError(
-                f"{err} (model.conv); use fewer or smaller layers or pools, or larger images"
+                f"{err}; change model.conv (fewer or smaller layers or pools), model.hidden, or the image "
+                "size (data.width, data.height)"
             ) from None
         meta = {"config": config.to_dict(), "epoch": 0}
         return cls(net, heads.encoding, preprocess, meta, gaps, model.mirror_average, heads.names)
@@ -195,6 +196,10 @@ class SteeringModel:
             return Controls(values["steering"], values.get("throttle"), values.get("brake"))
 
         return control
+
+    def network(self, purpose: str) -> Network:
+        """The one network this model runs, for what reads its weights (`purpose`, named in errors)."""
+        return self.net
 
     @property
     def config(self) -> RunConfig:

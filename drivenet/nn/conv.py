@@ -35,6 +35,20 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> tuple
     return out, total // 2, total - total // 2
 
 
+def conv_output_shape(
+    input_shape: tuple[int, ...], kernel: int, stride: int, padding: str, filters: int
+) -> tuple[int, int, int]:
+    """(Ho, Wo, F) of a convolution of F `kernel`x`kernel` kernels on (H, W, C) inputs, computed without
+    making it (so that a network is checked to fit before any weight is allocated); ValueError where
+    the kernel does not fit."""
+    height, width, _ = input_shape
+    ho = conv_output_size(height, kernel, stride, padding)[0]
+    wo = conv_output_size(width, kernel, stride, padding)[0]
+    if min(ho, wo) < 1:
+        raise ValueError(f"a {kernel}x{kernel} convolution does not fit a {height}x{width} input")
+    return ho, wo, filters
+
+
 class Conv2D(Layer):
     """2-D convolution (cross-correlation, as in every deep-learning library) of NHWC images.
 
@@ -92,13 +106,7 @@ class Conv2D(Layer):
                 f"a convolution of {self.channels} channels takes (height, width, {self.channels}) inputs, "
                 f"not shape {input_shape}"
             )
-        height, width, _ = input_shape
-        k = self.kernel
-        ho = conv_output_size(height, k, self.stride, self.padding)[0]
-        wo = conv_output_size(width, k, self.stride, self.padding)[0]
-        if min(ho, wo) < 1:
-            raise ValueError(f"a {k}x{k} convolution does not fit a {height}x{width} input")
-        return ho, wo, self.filters
+        return conv_output_shape(input_shape, self.kernel, self.stride, self.padding, self.filters)
 
     def _padded(self, x: np.ndarray) -> np.ndarray:
         """x, or x inside a frame of zeros for "same" padding (kept in a buffer whose frame stays zero)."""

@@ -6,16 +6,19 @@ pooling, flatten, dense, activations, dropout) on batches of shape (B, *input_sh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from drivenet.nn.conv import Conv2D, Flatten, MaxPool2D
+from drivenet.nn.conv import PADDINGS, Conv2D, Flatten, MaxPool2D, conv_output_shape
 from drivenet.nn.layers import Dense, Dropout, Layer, Parameter, make_activation
 
 PREDICT_PATCH_BYTES = 256 * 2**20  # predict splits its batches so that a patch matrix stays below this
+MAX_PARAMETERS = 100_000_000  # weights and biases of a network at most: 400 MB of float32 (PilotNet: 339,771)
+ConvEntry = tuple[int, int, int, str, int]  # a convolution of `build`: filters, kernel, stride, padding, pool
 
 
 class Network:
@@ -63,39 +66,24 @@ class Network:
         `output_activation` (or nothing, for a linear output) the last layer. Input images are NHWC
         (H, W, C); without `conv` the input may be any shape and is flattened.
         """
-        rng = np.random.default_rng(seed)
         shape = tuple(int(size) for size in input_shape)
+        entries = [_conv_entry(i, entry) for i, entry in enumerate(conv)]
+        count = parameter_count(shape, entries, hidden, outputs)  # every layer fits, before allocating
+        if count > MAX_PARAMETERS:
+            raise ValueError(f"a network of {count} parameters, more than the {MAX_PARAMETERS} one may have")
+        rng = np.random.default_rng(seed)
         layers: list[Layer] = []
-        for i, entry in enumerate(conv):
-            unknown = set(entry) - {"filters", "kernel", "stride", "padding", "pool"}
-            numbers = [entry.get(key, 1) for key in ("filters", "kernel", "stride", "pool")]
-            if (
-                unknown
-                or "filters" not in entry
-                or "kernel" not in entry
-                or not all(isinstance(number, int) and not isinstance(number, bool) for number in numbers)
-            ):
-                raise ValueError(
-                    f"convolution {i} {dict(entry)}: expected whole numbers filters, kernel and optionally "
-                    "stride, pool, and padding"
-                )
-            if len(shape) != 3:
-                raise ValueError(f"convolutions need (height, width, channels) inputs, got {list(shape)}")
-            layer = Conv2D(
-                shape[2], entry["filters"], entry["kernel"], entry.get("stride", 1),
-                entry.get("padding", "valid"), init=init, dtype=dtype, rng=rng,
-            )  # fmt: skip
+        for filters, kernel, stride, padding, pool_size in entries:
+            layer = Conv2D(shape[2], filters, kernel, stride, padding, init=init, dtype=dtype, rng=rng)
             shape = layer.output_shape(shape)
             layers += [layer, make_activation(activation)]
-            if entry.get("pool", 0):
-                pool = MaxPool2D(entry["pool"])
+            if pool_size:
+                pool = MaxPool2D(pool_size)
                 shape = pool.output_shape(shape)
                 layers.append(pool)
         if len(shape) > 1:
             layers.append(Flatten())
         sizes = [int(np.prod(shape)), *hidden, outputs]
-        if min(sizes) < 1:
-            raise ValueError(f"dense layer sizes {sizes}: each needs at least one unit")
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Dense(n_in, n_out, init=init, dtype=dtype, rng=rng))
             if i < len(sizes) - 2:
@@ -312,3 +300,52 @@ def layer_from_spec(spec: dict[str, Any], dtype: DTypeLike = np.float32) -> Laye
     for p in layer.parameters():
         p.value[...] = 0
     return layer
+
+
+def _conv_entry(index: int, entry: dict[str, Any]) -> ConvEntry:
+    """(filters, kernel, stride, padding, pool) of one `conv` entry of `Network.build`; ValueError for
+    unknown keys, or sizes that are not whole numbers."""
+    unknown = set(entry) - {"filters", "kernel", "stride", "padding", "pool"}
+    numbers = [entry.get(key, 1) for key in ("filters", "kernel", "stride", "pool")]
+    if (
+        unknown
+        or "filters" not in entry
+        or "kernel" not in entry
+        or not all(isinstance(number, int) and not isinstance(number, bool) for number in numbers)
+    ):
+        raise ValueError(
+            f"convolution {index} {dict(entry)}: expected whole numbers filters, kernel and optionally "
+            "stride, pool, and padding"
+        )
+    return (
+        entry["filters"],
+        entry["kernel"],
+        entry.get("stride", 1),
+        entry.get("padding", "valid"),
+        entry.get("pool", 0),
+    )
+
+
+def parameter_count(
+    input_shape: tuple[int, ...], conv: Sequence[ConvEntry], hidden: Sequence[int], outputs: int
+) -> int:
+    """Weights and biases of the network `Network.build` makes of these layers, counted from the shapes
+    alone (nothing allocated): k·k·C·F + F per convolution, n_in·n_out + n_out per dense layer.
+    ValueError where a convolution or pool does not fit what it is given, or a size is below 1."""
+    shape, count = input_shape, 0
+    for i, (filters, kernel, stride, padding, pool) in enumerate(conv):
+        if len(shape) != 3:
+            raise ValueError(f"convolutions need (height, width, channels) inputs, got {list(shape)}")
+        if min(filters, kernel, stride) < 1 or pool < 0 or padding not in PADDINGS:
+            raise ValueError(
+                f"convolution {i}: filters, kernel and stride must be at least 1, pool at least 0, padding "
+                f"one of {', '.join(PADDINGS)}"
+            )
+        count += kernel * kernel * shape[2] * filters + filters
+        shape = conv_output_shape(shape, kernel, stride, padding, filters)
+        if pool:
+            shape = MaxPool2D(pool).output_shape(shape)
+    sizes = [math.prod(shape), *hidden, outputs]
+    if min(sizes) < 1:
+        raise ValueError(f"dense layer sizes {sizes}: each needs at least one unit")
+    return count + sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))

@@ -17,7 +17,7 @@ from PIL import Image
 from drivenet.errors import DrivenetError
 from drivenet.geometry.camera import ROADS, from_render_camera, write_marker
 from drivenet.geometry.car import pursuit_steering
-from drivenet.geometry.track import random_track
+from drivenet.geometry.track import Pose, Track, random_track
 from drivenet.io import prepare_output_dir, write_text
 from drivenet.roads.renderer import Camera, Look, RoadRenderer
 
@@ -36,19 +36,25 @@ def parse_size(text: str) -> Camera:
     return Camera(width=int(width), height=int(height))
 
 
+def road_scenes(count: int, rng: np.random.Generator) -> Iterator[tuple[Track, Pose, float, Look]]:
+    """`count` (track, pose, arc length, look) along one random road, every SPACING metres, each pose
+    with a random offset and heading error; the caller renders each with the same `rng`."""
+    track = random_track(count * SPACING + 2 * RoadRenderer.view_distance, rng)
+    for i in range(count):
+        s = 10.0 + i * SPACING
+        offset = rng.uniform(-MAX_OFFSET, MAX_OFFSET)
+        pose = track.place(s, offset, rng.uniform(-MAX_HEADING_ERROR, MAX_HEADING_ERROR))
+        yield track, pose, s, Look.random(rng)
+
+
 def labelled_frames(
     count: int, seed: int, camera: Camera | None = None
 ) -> Iterator[tuple[np.ndarray, float]]:
     """Yield `count` (frame uint8 (H, W, 3), steering) pairs, the same for the same seed."""
     rng = np.random.default_rng(seed)
-    track = random_track(count * SPACING + 2 * RoadRenderer.view_distance, rng)
     renderer = RoadRenderer(camera)
-    for i in range(count):
-        s = 10.0 + i * SPACING
-        offset = rng.uniform(-MAX_OFFSET, MAX_OFFSET)
-        pose = track.place(s, offset, rng.uniform(-MAX_HEADING_ERROR, MAX_HEADING_ERROR))
-        frame = renderer.render(track, pose, s, Look.random(rng), rng)
-        yield frame, pursuit_steering(track, pose, s)
+    for track, pose, s, look in road_scenes(count, rng):
+        yield renderer.render(track, pose, s, look, rng), pursuit_steering(track, pose, s)
 
 
 def render_set(count: int, seed: int, camera: Camera | None = None) -> tuple[np.ndarray, np.ndarray]:

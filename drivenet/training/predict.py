@@ -7,24 +7,24 @@ Images that cannot be read are skipped and listed, as when a cache is built.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from drivenet.config import DataConfig
+from drivenet.data.images import ImageRefused, read_rgb
 from drivenet.data.readers import IMAGE_SUFFIXES, read_recordings
 from drivenet.data.readers.detect import detect_folder
 from drivenet.data.readers.finder import scan_folder
 from drivenet.errors import DrivenetError
 from drivenet.io import atomic_write
 from drivenet.model.encoding import BumpEncoding, direction_name
+from drivenet.model.saliency import Saliency, explain_clips, on_frame
 from drivenet.model.steering_model import ClipStream, SteeringModel
-from drivenet.viz import overlay
+from drivenet.viz import overlay, saliency_overlay
 
 CHUNK = 256  # frames decoded at a time
 
@@ -45,10 +45,11 @@ def natural_key(name: str) -> tuple[list[int | str], str]:
     return [int(p) if i % 2 else p.lower() for i, p in enumerate(parts)], name
 
 
-def folder_samples(folder: Path) -> list[Sample]:
+def folder_samples(folder: Path, follow_links: bool = False) -> list[Sample]:
     """The images of a plain folder in natural order (consecutive frames for a motion model); entries
-    that are not regular files inside it are kept as refused samples, to be counted as skipped."""
-    files, refused = scan_folder(folder, folder.resolve())
+    that are not regular files inside it (or, with `follow_links`, where its links lead) are kept as
+    refused samples, to be counted as skipped."""
+    files, refused = scan_folder(folder, folder.resolve(), follow_links)
     names = [n for n in {*files, *refused} if n.lower().endswith(IMAGE_SUFFIXES)]
     return [Sample(folder / n, refused=refused.get(n)) for n in sorted(names, key=natural_key)]
 
@@ -60,7 +61,7 @@ def collect_samples(paths: Sequence[str | Path], data: DataConfig) -> list[Sampl
         if path.is_file():
             samples.append(Sample(path))
         elif path.is_dir():
-            images = folder_samples(path)
+            images = folder_samples(path, data.follow_links)
             if images and detect_folder(path, data) is None:
                 samples += images
                 continue
@@ -81,36 +82,25 @@ def collect_samples(paths: Sequence[str | Path], data: DataConfig) -> list[Sampl
 
 
 def read_frame(path: Path) -> np.ndarray | str:
-    """An image file as uint8 (h, w, 3) RGB, or the reason it cannot be read. An image larger than
-    Pillow's decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`, about 89 million pixels) is refused
-    before it is decoded: no camera frame is that large, and decoding it could take gigabytes."""
+    """A JPEG or PNG file as uint8 (h, w, 3) RGB, or the reason it cannot be read. Another format, or an
+    image with more pixels than a camera frame has, is refused before it is decoded (`read_rgb`); its
+    decoder's warnings are counted in `drivenet.data.images.WARNED`, not printed."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        return f"refused: too many pixels for a camera frame ({err})"
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as err:
-        return f"cannot read this image ({err})"
+        return read_rgb(path)
+    except ImageRefused as err:
+        return str(err)
+    except OSError as err:
+        return f"cannot read this image ({err.strerror or err})"
 
 
-def predict_samples(
-    model: SteeringModel,
-    samples: Sequence[Sample],
-    overlay_dir: Path | None = None,
-    band: float = 0.05,
-    skipped: list[tuple[Path, str]] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """For each sample: path, steering, direction, each pedal the model predicts (throttle, brake), true
-    steering (when known) and, for a bump model, the steering output activations; with `overlay_dir`,
-    also writes the frame with the steering drawn on it.
-    A motion model reads the samples as consecutive frames, each with the ones before it.
+def read_chunks(
+    model: SteeringModel, samples: Sequence[Sample], skipped: list[tuple[Path, str]] | None = None
+) -> Iterator[tuple[tuple[Sample, ...], tuple[np.ndarray, ...], np.ndarray]]:
+    """(samples, raw RGB frames, the clips the model reads) of the readable samples, CHUNK at a time; a
+    motion model reads the samples as consecutive frames, each with the ones before it.
 
     Unreadable images are left out and appended to `skipped` as (path, reason); DrivenetError when
     none can be read."""
-    bump = isinstance(model.encoding, BumpEncoding)
-    used: set[str] = set()
     stream = ClipStream(model)
     unread: list[tuple[Path, str]] = []
     for start in range(0, len(samples), CHUNK):
@@ -123,12 +113,43 @@ def predict_samples(
         if skipped is not None:
             skipped += bad
         readable = [(s, frame) for s, frame in read if not isinstance(frame, str)]
-        if not readable:
-            continue
-        chunk, frames = zip(*readable, strict=True)
-        outputs, steering = model.read(stream.clips(model.images_from_frames(frames)))
+        if readable:
+            chunk, frames = zip(*readable, strict=True)
+            yield chunk, frames, stream.clips(model.images_from_frames(frames))
+    if unread and len(unread) == len(samples):
+        path, reason = unread[0]
+        raise DrivenetError(
+            f"none of the {len(samples)} images could be read; first: {path}: {reason}; "
+            "pass JPEG or PNG camera frames"
+        )
+
+
+def predict_samples(
+    model: SteeringModel,
+    samples: Sequence[Sample],
+    overlay_dir: Path | None = None,
+    band: float = 0.05,
+    skipped: list[tuple[Path, str]] | None = None,
+    saliency: str | None = None,
+    seed: int = 0,
+) -> Iterator[dict[str, Any]]:
+    """For each sample: path, steering, direction, each pedal the model predicts (throttle, brake), true
+    steering (when known) and, for a bump model, the steering output activations; with `overlay_dir`,
+    also writes the frame with the steering drawn on it. With `saliency` (a method of
+    `drivenet.model.saliency`; `seed` for smoothgrad's noise) the picture shows the map over the frame
+    (and the motion map beside it for a motion model), and the raw maps are saved beside it
+    (`saliency_files`).
+    A motion model reads the samples as consecutive frames, each with the ones before it.
+
+    Unreadable images are left out and appended to `skipped` as (path, reason); DrivenetError when
+    none can be read."""
+    bump = isinstance(model.encoding, BumpEncoding)
+    used: set[str] = set()
+    for chunk, frames, clips in read_chunks(model, samples, skipped):
+        outputs, steering = model.read(clips)
         pedals = model.heads.decode_pedals(outputs)
         activations = model.heads.steering_outputs(outputs)
+        maps = explain_clips(model, clips, saliency, seed) if saliency is not None else None
         for k, (sample, frame, value) in enumerate(zip(chunk, frames, steering, strict=True)):
             result: dict[str, Any] = {
                 "path": str(sample.path),
@@ -142,17 +163,46 @@ def predict_samples(
                 result["activations"] = [round(float(a), 4) for a in activations[k]]
             if overlay_dir is not None:
                 name = _unique_name(sample.path, used)
-                picture = overlay(frame, float(value), sample.true, band)
+                if maps is None:
+                    picture = overlay(frame, float(value), sample.true, band)
+                else:
+                    result.update(saliency_files(model, maps, k, frame, overlay_dir / name))
+                    panels = [
+                        (f"{maps.method}: {part}", on_frame(m, model.preprocess, frame.shape))
+                        for part, m in maps.parts(k)
+                    ]
+                    picture = saliency_overlay(frame, panels, float(value), sample.true, band)
                 result["overlay"] = str(
                     atomic_write(overlay_dir / name, lambda tmp, p=picture: p.save(tmp, "PNG"))
                 )
             yield result
-    if unread and len(unread) == len(samples):
-        path, reason = unread[0]
-        raise DrivenetError(
-            f"none of the {len(samples)} images could be read; first: {path}: {reason}; "
-            "pass JPEG or PNG camera frames"
-        )
+
+
+def saliency_files(
+    model: SteeringModel, maps: Saliency, k: int, frame: np.ndarray, picture: Path
+) -> dict[str, Any]:
+    """Save clip k's raw maps (H, W) float32 over the model's input pixels beside `picture` as
+    `<stem>.npy` (the frame's) and `<stem>_motion.npy`; returns their paths and where on the frame the
+    frame map peaks and has its centre of mass ((x, y) in frame pixels), and for gradient methods of a
+    motion model the motion channels' share of the total."""
+    found: dict[str, Any] = {"method": maps.method}
+    for part, values in maps.parts(k):
+        path = picture.with_name(picture.stem + ("" if part == "frame" else f"_{part}") + ".npy")
+        found[f"{part}_map"] = str(atomic_write(path, lambda tmp, v=values: np.save(tmp, v)))
+    full = on_frame(maps.frame[k], model.preprocess, frame.shape)
+    row, column = np.unravel_index(int(np.argmax(full)), full.shape)
+    total = float(full.sum())
+    rows, columns = np.indices(full.shape)
+    found["peak"] = [int(column), int(row)]
+    if total > 0:
+        found["centre"] = [
+            round(float((full * columns).sum() / total), 1),
+            round(float((full * rows).sum() / total), 1),
+        ]
+    if maps.motion is not None and maps.method not in ("occlusion", "vbp"):
+        both = float(maps.frame[k].sum() + maps.motion[k].sum())
+        found["motion_share"] = round(float(maps.motion[k].sum()) / both, 4) if both > 0 else 0.0
+    return found
 
 
 def _unique_name(path: Path, used: set[str]) -> str:

@@ -44,7 +44,7 @@ def metric_columns(pedals: Sequence[str] = ()) -> tuple[str, ...]:
 
 
 # settings that may change when a run resumes: its schedule and its augmentation (a section name: all keys)
-RESUMABLE = ("train.epochs", "train.patience", "train.lr", "train.lr_decay", "augment")
+RESUMABLE = ("train.epochs", "train.patience", "train.lr", "train.lr_decay", "augment", "data.follow_links")
 
 
 @dataclass

@@ -22,12 +22,12 @@ def test_workers_write_exactly_the_images_of_apply_file(tmp_path: Path, monkeypa
     paths = frames["path"].tolist()
     Path(paths[4]).unlink()
     progress: list[int] = []
-    images, failures = decode_all(paths, preprocess, workers=2, on_progress=progress.append)
+    images, failures, warned = decode_all(paths, preprocess, workers=2, on_progress=progress.append)
     assert images.shape == (11, *preprocess.shape) and images.dtype == np.uint8
-    assert failures == [(4, "file not found")] and sum(progress) == 11
+    assert failures == [(4, "file not found")] and sum(progress) == 11 and not warned
     assert not images[4].any()
     for i, path in enumerate(paths):
         if i != 4:
             np.testing.assert_array_equal(images[i], preprocess.apply_file(path))
-    one, _ = decode_all(paths, preprocess, workers=1)
+    one, _, _ = decode_all(paths, preprocess, workers=1)
     np.testing.assert_array_equal(one, images)

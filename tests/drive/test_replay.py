@@ -400,7 +400,7 @@ def test_odometry_of_real_recordings_when_available() -> None:
     if not root.is_dir():
         pytest.skip("DRIVENET_DATASETS is not set (or lacks lake-achauhan): no real recording to read")
     names = sorted(p.name for p in (root / "IMG").glob("center_*.jpg"))
-    odometry = read_odometry("udacity", root / "driving_log.csv", names)
+    odometry = read_odometry("udacity", root / "driving_log.csv", names, DataConfig())
     assert not np.isnan(odometry.speed).any() and not np.isnan(odometry.time).any()
     assert 20 < float(np.median(odometry.speed)) < 35  # mph
 

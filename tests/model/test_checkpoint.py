@@ -125,7 +125,7 @@ def test_the_driver_steers_a_stream_as_steer_frames_does_a_sequence():
     ("override", "message"),
     [
         ("model.dtype=float16", 'model.dtype = "float16": must be one of float32, float64'),
-        ("model.hidden=[8, 0]", "model.hidden = [8, 0]: must be a list whose items are each at least 1"),
+        ("model.hidden=[8, 0]", "model.hidden = [8, 0]: must be a list whose items are each in [1, 100000]"),
         ("model.scalar_output=relu", 'model.scalar_output = "relu": must be one of tanh, linear'),
         ("model.encoding=angles", 'model.encoding = "angles": must be one of scalar, bump, classes'),
     ],

@@ -87,7 +87,7 @@ def test_conv_tables_are_checked_and_filled_in(tmp_path):
         ("[{filters = 8, kernel = 3, strides = 2}]", "unknown key strides"),
         (
             "[{filters = 8, kernel = 3}, {filters = 0, kernel = 3}]",
-            "model.conv[1].filters = 0: must be at least 1",
+            "model.conv[1].filters = 0: must be in [1, 4096]",
         ),
         ("[{filters = 8, kernel = 3, padding = 'full'}]", 'padding = "full": must be one of valid, same'),
         ("[{filters = 8, kernel = 2.5}]", "model.conv[0].kernel: expected int"),

@@ -15,7 +15,7 @@ EXPECTED = "driving_log.csv, a Donkey tub (manifest.json or record_N.json), data
 
 def csv_format(path: Path, data: DataConfig) -> str:
     """A `.csv` is a plain CSV when its header names the configured columns, else a Udacity log."""
-    header = read_header(path)
+    header = read_header(path, data.follow_links)
     plain = data.csv_image_column in header and data.csv_steering_column in header
     return "csv" if plain and path.name != "driving_log.csv" else "udacity"
 

@@ -49,9 +49,10 @@ def whole_number(value: Any) -> int | None:
     return int(value) if isinstance(value, int) or value.is_integer() else None
 
 
-def read_manifest(manifest: Path) -> tuple[list[str], set[int]]:
-    """Catalog file names and deleted indexes from a v2 `manifest.json`."""
-    for row, line in numbered_lines(read_log(manifest)):
+def read_manifest(manifest: Path, follow_links: bool = False) -> tuple[list[str], set[int]]:
+    """Catalog file names and deleted indexes from a v2 `manifest.json` (see `read_log` for
+    `follow_links`)."""
+    for row, line in numbered_lines(read_log(manifest, follow_links=follow_links)):
         try:
             entry = json.loads(line)
         except (ValueError, RecursionError):  # not JSON, or absurd digits or nesting
@@ -76,8 +77,8 @@ def read_manifest(manifest: Path) -> tuple[list[str], set[int]]:
 
 def read_donkey_v2(tub: Path, data: DataConfig) -> ReadResult:
     """Read a v2 tub folder (manifest + catalogs)."""
-    catalogs, deleted = read_manifest(tub / "manifest.json")
-    out = FrameCollector(tub)
+    catalogs, deleted = read_manifest(tub / "manifest.json", data.follow_links)
+    out = FrameCollector(tub, data.follow_links)
     for name in catalogs:
         catalog = tub / Path(name.replace("\\", "/")).name  # never outside the tub
         if not os.path.lexists(catalog):
@@ -86,7 +87,7 @@ def read_donkey_v2(tub: Path, data: DataConfig) -> ReadResult:
             )
             continue
         try:
-            text = read_log(catalog, tub)
+            text = read_log(catalog, tub, data.follow_links)
         except UnreadableLog as err:
             out.problems.append(Problem(str(catalog), 0, err.reason, "unreadable log"))
             continue
@@ -115,10 +116,10 @@ def read_donkey_v1(tub: Path, data: DataConfig) -> ReadResult:
     records = sorted(
         ((int(m.group(1)), p) for p in tub.iterdir() if (m := RECORD_V1.match(p.name))), key=lambda r: r[0]
     )
-    out = FrameCollector(tub)
+    out = FrameCollector(tub, data.follow_links)
     for index, file in records:
         try:
-            record = json.loads(read_log(file, tub))
+            record = json.loads(read_log(file, tub, data.follow_links))
         except UnreadableLog as err:
             out.problems.append(Problem(str(file), 0, err.reason, "unreadable log"))
             continue

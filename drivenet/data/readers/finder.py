@@ -13,13 +13,17 @@ from drivenet.data.frames import OPTIONAL_COLUMNS, Problem, ReadResult, make_fra
 from drivenet.data.readers.logfile import is_inside, shown
 
 IMAGE_FOLDERS = ("IMG", "images", "")  # where recordings keep their frames, relative to the recording
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")  # image files drivenet reads, lower case
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # image files drivenet reads (drivenet/data/images.py), lower case
+FOLLOW_HINT = "pass --follow-links (or --set data.follow_links=true) to read it"
 
 
-def scan_folder(folder: Path, root: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """The regular files in `folder` whose real place is inside the resolved folder `root`, as
-    {name: resolved path}, and the other entries as {name: why not} (a link out of `root`, a link that
-    loops or leads nowhere, a sub-folder, a FIFO or other special file). No folder, no entries.
+def scan_folder(
+    folder: Path, root: Path, follow_links: bool = False
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The regular files in `folder` whose real place is inside the resolved folder `root` (anywhere,
+    with `follow_links`), as {name: resolved path}, and the other entries as {name: why not} (a link out
+    of `root`, a link that loops or leads nowhere, a sub-folder, a FIFO or other special file). No
+    folder, no entries.
     """
     files: dict[str, str] = {}
     refused: dict[str, str] = {}
@@ -40,10 +44,8 @@ def scan_folder(folder: Path, root: Path) -> tuple[dict[str, str], dict[str, str
                     f"{entry.name} is a link that cannot be followed ({err.strerror or err})"
                 )
                 continue
-            if not is_inside(real, str(root)):
-                refused[entry.name] = (
-                    f"{entry.name} leads outside the recording folder; only files inside are read"
-                )
+            if not (follow_links or is_inside(real, str(root))):
+                refused[entry.name] = f"{entry.name} leads outside the recording folder; {FOLLOW_HINT}"
             elif regular:
                 files[entry.name] = real
             else:
@@ -57,17 +59,19 @@ class ImageFinder:
     A log may name an image by a relative path, a bare name, or an absolute Windows or Unix path
     from the machine that recorded it. A path is used as written when it leads to a file inside the
     folder; anything else is looked up by its base name in the folder, its `IMG/` or its `images/`.
-    Every path is resolved, links included: a file whose real place is outside the folder, a link that
-    loops or leads nowhere, and anything but a regular file (a FIFO would block) are refused, with the
-    reason kept in `refused` for the frame that names it.
+    Every path is resolved, links included: a file whose real place is outside the folder (unless
+    `follow_links`: then links may lead anywhere, but a path as written must still stay inside), a link
+    that loops or leads nowhere, and anything but a regular file (a FIFO would block) are refused, with
+    the reason kept in `refused` for the frame that names it.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, follow_links: bool = False) -> None:
         self.root = root.resolve()
+        self.follow_links = follow_links
         self.by_name: dict[str, str] = {}
         self.refused: dict[str, str] = {}  # base name -> why the file of that name is not read
         for sub in IMAGE_FOLDERS:
-            files, refused = scan_folder(self.root / sub, self.root)
+            files, refused = scan_folder(self.root / sub, self.root, follow_links)
             self.by_name = {**files, **self.by_name}  # the first folder holding a name wins
             self.refused = {**refused, **self.refused}
 
@@ -83,8 +87,10 @@ class ImageFinder:
             and not windows
             and (unix.startswith(inside) or not posixpath.isabs(unix))
         ):
-            candidate = os.path.realpath(os.path.join(self.root, unix))  # follows links and `..`
-            if candidate.startswith(inside) and os.path.isfile(candidate):
+            written = os.path.normpath(os.path.join(self.root, unix))  # `..` taken, no link followed
+            candidate = os.path.realpath(written)
+            inside_now = candidate.startswith(inside) or (self.follow_links and written.startswith(inside))
+            if inside_now and os.path.isfile(candidate):
                 return candidate
         return self.by_name.get(base)
 
@@ -137,8 +143,8 @@ def is_image_name(text: str) -> bool:
 class FrameCollector:
     """Gathers the frames of one recording folder, and the problems met on the way."""
 
-    def __init__(self, root: Path) -> None:
-        self.finder = ImageFinder(root)
+    def __init__(self, root: Path, follow_links: bool = False) -> None:
+        self.finder = ImageFinder(root, follow_links)
         self.columns: dict[str, list] = {"path": [], "steering": [], "camera": [], "frame": []}
         self.optional: list[Mapping[str, float]] = []  # each frame's optional columns (frames.py)
         self.problems: list[Problem] = []

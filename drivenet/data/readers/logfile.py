@@ -57,19 +57,20 @@ def decode_log(data: bytes) -> str | None:
     return None if "\0" in text else text
 
 
-def read_log(path: Path, root: Path | None = None) -> str:
-    """The text of the log at `path`, which must be a regular file inside `root` (default: its folder)."""
+def read_log(path: Path, root: Path | None = None, follow_links: bool = False) -> str:
+    """The text of the log at `path`, which must be a regular file inside `root` (default: its folder),
+    or, with `follow_links`, where a link in it leads."""
     folder = os.path.realpath(root if root is not None else path.parent)
     try:
         real = os.path.realpath(path, strict=True)
         status = os.stat(real)
     except OSError as err:
         raise UnreadableLog(path, f"cannot read it ({err.strerror or err}); check the path") from None
-    if not is_inside(real, folder):
+    if not (follow_links or is_inside(real, folder)):
         raise UnreadableLog(
             path,
-            "is a link to a file outside its recording folder; drivenet reads a recording only inside "
-            "its own folder: copy the file in, or pass the real file",
+            "is a link to a file outside its recording folder; copy the file in, pass the real file, or "
+            "pass --follow-links (or --set data.follow_links=true) to read it",
         )
     if not stat.S_ISREG(status.st_mode):
         raise UnreadableLog(

@@ -18,9 +18,9 @@ from drivenet.data.readers.logfile import csv_rows, read_log, shown
 from drivenet.errors import DrivenetError
 
 
-def read_header(path: Path) -> list[str]:
-    """The stripped header fields of a CSV file."""
-    return header_of(read_log(path))
+def read_header(path: Path, follow_links: bool = False) -> list[str]:
+    """The stripped header fields of a CSV file (see `read_log` for `follow_links`)."""
+    return header_of(read_log(path, follow_links=follow_links))
 
 
 def header_of(text: str) -> list[str]:
@@ -31,7 +31,7 @@ def header_of(text: str) -> list[str]:
 
 def read_plain_csv(path: Path, data: DataConfig) -> ReadResult:
     """Read one CSV with the configured image and steering columns."""
-    text = read_log(path)
+    text = read_log(path, follow_links=data.follow_links)
     header = header_of(text)
     wanted = (data.csv_image_column, data.csv_steering_column)
     if not all(col in header for col in wanted):
@@ -41,7 +41,7 @@ def read_plain_csv(path: Path, data: DataConfig) -> ReadResult:
         )
     image_at, steering_at = header.index(wanted[0]), header.index(wanted[1])
     optional_at = {name: header.index(name) for name in OPTIONAL_COLUMNS if name in header}
-    out = FrameCollector(path.parent)
+    out = FrameCollector(path.parent, data.follow_links)
     rows = csv_rows(text, path, out.problems)
     next(rows, None)  # the header
     for row, fields in rows:

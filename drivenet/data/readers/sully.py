@@ -17,8 +17,8 @@ from drivenet.data.readers.logfile import numbered_lines, read_log, shown
 
 def read_sully(log: Path, data: DataConfig) -> ReadResult:
     """Read one `data.txt`; images are resolved inside its folder."""
-    out = FrameCollector(log.parent)
-    for row, line in numbered_lines(read_log(log)):
+    out = FrameCollector(log.parent, data.follow_links)
+    for row, line in numbered_lines(read_log(log, follow_links=data.follow_links)):
         fields = line.split(maxsplit=1)
         if len(fields) < 2:
             if fields:

@@ -58,11 +58,11 @@ def header_columns(log: Path, fields: list[str]) -> dict[str, int]:
 
 def read_udacity(log: Path, data: DataConfig) -> ReadResult:
     """Read one simulator log; images are resolved inside the log's folder."""
-    out = FrameCollector(log.parent)
+    out = FrameCollector(log.parent, data.follow_links)
     cameras = ("center", "left", "right") if data.cameras == "all" else ("center",)
     correction = {"center": 0.0, "left": data.side_correction, "right": -data.side_correction}
     columns, header_rows = None, 0
-    for row, fields in csv_rows(read_log(log), log, out.problems):
+    for row, fields in csv_rows(read_log(log, follow_links=data.follow_links), log, out.problems):
         if not any(f.strip() for f in fields):
             continue
         if columns is None and not is_image_name(fields[0]):

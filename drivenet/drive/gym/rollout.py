@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import multiprocessing
 import statistics
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -187,10 +187,12 @@ class Task:
     env_id: str
     env_kwargs: Mapping[str, Any]
     gif: Path | None = None
+    saliency: str | None = None
 
     def run(self, policies: dict[PolicySpec, Policy]) -> Episode:
         """Drive the episode (`drive_episode`)."""
-        return drive_episode(built(self.policy, policies), self.seed, self.env_id, self.env_kwargs, self.gif)
+        policy = built(self.policy, policies)
+        return drive_episode(policy, self.seed, self.env_id, self.env_kwargs, self.gif, self.saliency)
 
 
 def drive_episode(
@@ -199,9 +201,11 @@ def drive_episode(
     env_id: str = "CarRacing-v3",
     env_kwargs: Mapping[str, Any] | None = None,
     gif: Path | None = None,
+    saliency: str | None = None,
 ) -> Episode:
     """Drive `seed` to the end of its episode in a fresh env; with `gif`, write every GIF_EVERY-th frame
-    there (`save_gif`)."""
+    there (`save_gif`), and with `saliency` (a model pilot's) the model's input and that method's map
+    beside each (`drivenet.drive.film.SaliencyFilm`)."""
     env = make_env(env_id, **(env_kwargs or {}))
     try:
         observation, _ = env.reset(seed=seed)
@@ -209,7 +213,11 @@ def drive_episode(
         wheels = car_env.car.wheels
         run = policy.run
         privileged = isinstance(policy, Expert)
-        frames = [observation] if gif is not None else None
+        frames: list[Any] = []
+        film = gif_film(frames, policy, saliency, lambda: steps) if gif is not None else None
+        steps = 0
+        if film is not None:
+            film(None, observation)
         policy.reset()
         reward, steps, off_track = 0.0, 0, 0
         while True:
@@ -218,8 +226,8 @@ def drive_episode(
             reward += float(r)
             steps += 1
             off_track += not any(wheel.tiles for wheel in wheels)
-            if frames is not None and steps % GIF_EVERY == 0:
-                frames.append(observation)
+            if film is not None:
+                film(None, observation)
             if terminated or truncated:
                 break
         lap = bool(info.get("lap_finished", False))
@@ -235,21 +243,41 @@ def drive_episode(
         )
     finally:
         env.close()
-    if gif is not None and frames is not None:
+    if gif is not None:
         save_gif(frames, gif)
     return episode
 
 
-def save_gif(frames: Sequence[np.ndarray], path: Path) -> Path:
-    """An endless animated GIF of uint8 (96, 96, 3) frames, each GIF_SCALE x upscaled (nearest pixel)
-    and shown GIF_EVERY / FPS seconds, the time it stands for."""
+def gif_film(
+    frames: list[Any], policy: Policy, saliency: str | None, steps: Callable[[], int]
+) -> Callable[[object, np.ndarray], None]:
+    """The watch of an episode's GIF, called with each observation: every GIF_EVERY-th step's frame
+    GIF_SCALE x upscaled (nearest pixel) into `frames`; with `saliency`, wrapped in a `SaliencyFilm` of
+    the model pilot's model (which sees every observation)."""
     from PIL import Image
 
+    size = (OBSERVATION_SIZE * GIF_SCALE, OBSERVATION_SIZE * GIF_SCALE)
+
+    def keep(_: object, observation: np.ndarray) -> None:
+        if steps() % GIF_EVERY == 0:
+            frames.append(Image.fromarray(observation).resize(size, Image.Resampling.NEAREST))
+
+    if saliency is None or not isinstance(policy, ModelPilot):
+        return keep
+    from drivenet.drive.film import SaliencyFilm
+
+    model = policy.model
+    return SaliencyFilm(
+        keep, frames, model, saliency, lambda observation: model.images_from_frames([observation])
+    )
+
+
+def save_gif(frames: Sequence[Any], path: Path) -> Path:
+    """An endless animated GIF of the pictures of `gif_film`, each shown GIF_EVERY / FPS seconds, the
+    time it stands for."""
     from drivenet.viz import save_gif as write_gif
 
-    size = (OBSERVATION_SIZE * GIF_SCALE, OBSERVATION_SIZE * GIF_SCALE)
-    images = [Image.fromarray(f).resize(size, Image.Resampling.NEAREST) for f in frames]
-    return write_gif(images, path, 1000 * GIF_EVERY // FPS)
+    return write_gif(frames, path, 1000 * GIF_EVERY // FPS)
 
 
 def check_env(env_id: str, env_kwargs: Mapping[str, Any]) -> None:
@@ -283,10 +311,11 @@ def drive(
     gas: float = DEFAULT_GAS,
     gif: Path | None = None,
     compare: bool = True,
+    saliency: str | None = None,
 ) -> DriveReport:
     """Let `source` ("expert" or a checkpoint path) drive one episode per seed, over `jobs` processes;
     with `compare`, the expert drives the same seeds too (unless `source` is the expert: no comparison).
-    `gif` films the first seed."""
+    `gif` films the first seed (with a model's `saliency` maps beside each frame)."""
     if not seeds:
         raise DrivenetError("no seeds to drive: ask for at least one episode")
     if jobs < 1:
@@ -295,7 +324,8 @@ def drive(
     policies = {spec: spec.build()}  # here first: a bad checkpoint is one error, not one per worker
     kwargs = dict(env_kwargs or {})
     check_env(env_id, kwargs)
-    tasks = [Task(spec, seed, env_id, kwargs, gif if i == 0 else None) for i, seed in enumerate(seeds)]
+    tasks = [Task(spec, seeds[0], env_id, kwargs, gif, saliency)] if gif is not None else []
+    tasks += [Task(spec, seed, env_id, kwargs) for seed in seeds[len(tasks) :]]
     rerun = compare and source != EXPERT
     if rerun:
         tasks += [Task(PolicySpec(EXPERT), seed, env_id, kwargs) for seed in seeds]

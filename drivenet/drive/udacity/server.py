@@ -8,6 +8,11 @@ car never moves, or the log fills with `GET /socket.io/?EIO=4... 400`). The clie
 WebSocket, which engineio 3.x serves only under eventlet or gevent (its threading mode has none), so
 the server runs on eventlet's WSGI server, every handler in one green thread, one message at a time.
 
+What reaches the server is bounded: a message (all its WebSocket fragments together, or a polling request)
+of over MAX_MESSAGE_BYTES closes its connection, a client must send its request within REQUEST_WAIT_S, and
+at most CONNECTION_CAP connections are open at once (one more closes the oldest idle one, or is refused
+when all are busy), so idle connections cannot lock the simulator out. Each is logged once and counted.
+
 Ctrl-C only writes a byte to a pipe; a green thread waiting on it stops the server between two messages.
 Python's default (KeyboardInterrupt raised wherever the main thread happens to be) would, during a frame,
 land inside engineio's handler call, whose bare `except:` logs and swallows it: the server kept running.
@@ -16,6 +21,7 @@ land inside engineio's handler call, whose bare `except:` logs and swallows it: 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import socket
@@ -34,6 +40,13 @@ INSTALL = 'pip install -e ".[sim]"'
 # distribution -> the major version that speaks the simulator's protocol (None: any)
 STACK = {"python-socketio": "4", "python-engineio": "3", "eventlet": None}
 STOP_GRACE_S = 2.0  # after Ctrl-C, how long open connections get to end before they are abandoned
+# A simulator frame is a base64 JPEG of some 20 KB; a megabyte is fifty of them. Without this cap a 24 MB
+# message in fragments took the server to 570 MB (eventlet unmasks it byte by byte).
+MAX_MESSAGE_BYTES = 1_000_000
+REQUEST_WAIT_S = 5.0  # a client sends its request as soon as it connects
+SOCKET_TIMEOUT_S = 60.0  # any other wait on a client (engineio sets its ping timeout, 60 s, on WebSockets)
+# The simulator needs one connection; eventlet's own cap (1,024, silent) let idle connections lock it out.
+CONNECTION_CAP = 64
 
 
 def installed_version(distribution: str) -> str | None:
@@ -88,6 +101,19 @@ def listen(host: str, port: int) -> object:
         ) from None
 
 
+def exposed(host: str) -> str | None:
+    """A warning when `host` is not a loopback address (others on the network can then connect), else None."""
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return None
+    if host == "localhost":
+        return None
+    return (
+        f"warning: listening on {host}, not only on this machine: anyone who can reach this port can "
+        "connect and drive (or record); use it on a trusted network only"
+    )
+
+
 def serve(pilot: Pilot, listener: object) -> None:
     """Answer the simulator on `listener` (from `listen`) until Ctrl-C; a second Ctrl-C interrupts at once."""
     eventlet, wsgi, socketio = load_stack()
@@ -99,17 +125,29 @@ def serve(pilot: Pilot, listener: object) -> None:
         async_handlers=False,  # frames are steered in the order they arrive (motion models need it)
         logger=False,
         engineio_logger=False,
+        max_http_buffer_size=MAX_MESSAGE_BYTES,  # the polling transport's cap
     )
+    # engineio 3.x makes its WebSockets with the class in `_async` (no option for a size): capped ones
+    sio.eio._async = {**sio.eio._async, "websocket": capped_websocket(sio.eio._async["websocket"], pilot)}
 
     def send(sid: str, reply: Reply) -> None:
         sio.emit(reply.event, data=reply.data, room=sid)
 
-    sio.on("connect", lambda sid, environ: send(sid, pilot.connect()))
-    sio.on("telemetry", lambda sid, *data: send(sid, pilot.telemetry(data[0] if data else None)))
-    sio.on("disconnect", lambda sid: pilot.disconnect())
+    sio.on("connect", lambda sid, environ: send(sid, pilot.connect(sid)))
+    sio.on("telemetry", lambda sid, *data: send(sid, pilot.telemetry(data[0] if data else None, sid)))
+    sio.on("disconnect", lambda sid: pilot.disconnect(sid))
     connections: set[socket.socket] = set()
     app = tracking(socketio.WSGIApp(sio), connections)
-    server = eventlet.spawn(wsgi.server, listener, app, log_output=False)
+    gate = ConnectionGate(listener, CONNECTION_CAP, connections, pilot.refused)
+    server = eventlet.spawn(
+        wsgi.server,
+        gate,
+        app,
+        log_output=False,
+        max_size=2 * CONNECTION_CAP,  # room for closed connections whose green threads are still ending
+        keepalive=REQUEST_WAIT_S,  # eventlet: the wait for a request line, the first one included
+        socket_timeout=SOCKET_TIMEOUT_S,
+    )
 
     def stop_on_interrupt(interrupted: int) -> None:
         eventlet.hubs.trampoline(interrupted, read=True)
@@ -127,6 +165,85 @@ def serve(pilot: Pilot, listener: object) -> None:
                 server.wait()
         finally:
             stopper.kill()
+
+
+def capped_websocket(websocket_app: type, pilot: Pilot) -> type:
+    """A subclass of engineio's eventlet WebSocket app whose messages are refused (the connection closed,
+    `pilot.refused` told) past MAX_MESSAGE_BYTES, counted over all their fragments as they arrive, and that
+    speaks RFC 6455 only (the older drafts it also accepts by default have no frame limit)."""
+    from eventlet.websocket import FailedConnectionError, RFC6455WebSocket
+
+    TOO_BIG = 1009  # RFC 6455's close code for a message too big to process
+
+    class CappedMessage(RFC6455WebSocket.Message):
+        size = 0
+
+        def push(self, data: bytes, final: bool = False) -> None:
+            self.size += len(data)
+            if self.size > MAX_MESSAGE_BYTES:
+                raise FailedConnectionError(TOO_BIG, f"message over {MAX_MESSAGE_BYTES} bytes")
+            super().push(data, final)
+
+    class CappedWebSocket(websocket_app):  # type: ignore[misc, valid-type]
+        def __init__(self, handler: Callable[..., Any]) -> None:
+            super().__init__(handler, max_frame_length=MAX_MESSAGE_BYTES)
+            self.support_legacy_versions = False
+
+        def _handle_hybi_request(self, environ: dict[str, Any]) -> Any:
+            websocket = super()._handle_hybi_request(environ)
+            websocket.Message = CappedMessage
+            receive = websocket._recv_frame
+
+            def received(message: Any) -> Any:  # a frame over the cap, or one that takes its message over
+                try:
+                    return receive(message)
+                except FailedConnectionError as err:
+                    if err.status == TOO_BIG:
+                        pilot.refused(f"message over {MAX_MESSAGE_BYTES:,} bytes (connection closed)")
+                    raise
+
+            websocket._recv_frame = received
+            return websocket
+
+    return CappedWebSocket
+
+
+class ConnectionGate:
+    """The listening socket as eventlet's server sees it, letting at most `cap` client connections be open.
+
+    One more closes the oldest connection that is not in `busy` (not being answered: idle before its
+    request, or between two), or, when all are busy, is itself closed; either is told to `refused`."""
+
+    def __init__(
+        self, listener: Any, cap: int, busy: set[socket.socket], refused: Callable[[str], None]
+    ) -> None:
+        self.listener = listener
+        self.cap = cap
+        self.busy = busy
+        self.refused = refused
+        self.open: list[Any] = []  # accepted connections, oldest first
+
+    def accept(self) -> tuple[Any, Any]:
+        """The next connection let in, as `socket.accept` gives it."""
+        while True:
+            connection, address = self.listener.accept()
+            self.open = [c for c in self.open if c.fileno() != -1]  # those eventlet has closed go
+            if len(self.open) < self.cap:
+                break
+            idle = next((c for c in self.open if c not in self.busy), None)
+            if idle is not None:
+                self.refused(f"an idle connection, closed for a new one ({self.cap} connections open)")
+                with contextlib.suppress(OSError):
+                    idle.shutdown(socket.SHUT_RDWR)
+                self.open.remove(idle)
+                break
+            self.refused(f"a new connection ({self.cap} connections open, all busy)")
+            connection.close()
+        self.open.append(connection)
+        return connection, address
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.listener, name)
 
 
 def tracking(app: Callable[..., Any], connections: set[socket.socket]) -> Callable[..., Any]:

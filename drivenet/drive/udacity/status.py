@@ -7,6 +7,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from drivenet.data.images import warnings_line
+
 RATE_WINDOW = 30  # frames per second are measured over the last this many frames
 
 
@@ -25,6 +27,10 @@ class ServeStats:
     last_throttle: float = 0.0
     last_speed: float | None = None
     problems: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)  # errors inside drivenet, answered by coasting
+    refused: Counter[str] = field(default_factory=Counter)  # connections and messages the server refused
+    warned: Counter[str] = field(default_factory=Counter)  # the image decoder's warnings, by message
+    not_recorded: int = 0  # frames of a connection other than the recording one
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=RATE_WINDOW))
 
     def served(
@@ -65,9 +71,17 @@ class ServeStats:
         ]
         if self.manual:
             lines.append(f"{self.manual} telemetry messages while driven by hand")
-        if self.problems:
-            counts = ", ".join(f"{kind} x{n}" for kind, n in sorted(self.problems.items()))
-            lines.append(f"bad telemetry, each answered: {counts}")
+        for title, counts in (
+            ("bad telemetry, each answered", self.problems),
+            ("failed inside drivenet, each answered by coasting", self.failures),
+            ("refused", self.refused),
+        ):
+            if counts:
+                lines.append(f"{title}: " + ", ".join(f"{kind} x{n}" for kind, n in sorted(counts.items())))
+        warned = warnings_line(self.warned)
+        lines += [warned] if warned else []
+        if self.not_recorded:
+            lines.append(f"{self.not_recorded} frames of a second connection steered, not recorded")
         return "\n".join(lines)
 
 

@@ -10,17 +10,20 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import io
 import math
-import warnings
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+
+from drivenet.data.images import ImageRefused, ImageTooLarge, read_rgb
 
 NUMBERS = ("steering_angle", "throttle", "speed")
+# The simulator's camera sends 320x160 (51,200 pixels); a frame twenty times that is refused undecoded, so a
+# few hundred bytes claiming 9000x9000 never cost a gigabyte.
+FRAME_PIXELS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,14 @@ class Telemetry:
     problems: tuple[str, ...]
 
 
-def read_telemetry(data: Any) -> Telemetry:
-    """Read a telemetry message (the JSON object the simulator sent, already parsed)."""
+def read_telemetry(data: Any, warned: Counter[str] | None = None) -> Telemetry:
+    """Read a telemetry message (the JSON object the simulator sent, already parsed); the image decoder's
+    warnings are counted in `warned`."""
     if not isinstance(data, Mapping):
         return Telemetry(None, None, None, None, None, ("telemetry is not an object",))
     problems: list[str] = []
     numbers = {name: read_number(data, name, problems) for name in NUMBERS}
-    jpeg, frame = read_image(data.get("image"), problems)
+    jpeg, frame = read_image(data.get("image"), problems, warned)
     return Telemetry(frame, jpeg, **numbers, problems=tuple(problems))
 
 
@@ -61,8 +65,11 @@ def read_number(data: Mapping[str, Any], name: str, problems: list[str]) -> floa
     return number
 
 
-def read_image(text: Any, problems: list[str]) -> tuple[bytes | None, np.ndarray | None]:
-    """(JPEG bytes, RGB frame) from a base64 string; (None, None) and a problem when it cannot be read."""
+def read_image(
+    text: Any, problems: list[str], warned: Counter[str] | None = None
+) -> tuple[bytes | None, np.ndarray | None]:
+    """(JPEG bytes, RGB frame) from a base64 JPEG or PNG of at most FRAME_PIXELS; (None, None) and a problem
+    when it cannot be read (any other format is refused unopened: see `drivenet.data.images`)."""
     if text is None:
         problems.append("no image")
         return None, None
@@ -72,14 +79,9 @@ def read_image(text: Any, problems: list[str]) -> tuple[bytes | None, np.ndarray
         problems.append("image is not base64")
         return None, None
     try:
-        with warnings.catch_warnings():  # over Pillow's bomb limit (~89 Mpixel): refused, never decoded
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(jpeg)) as image:
-                frame = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return jpeg, read_rgb(jpeg, FRAME_PIXELS, warned)
+    except ImageTooLarge:
         problems.append("image has too many pixels")
-        return None, None
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError):
+    except ImageRefused:
         problems.append("image is not a picture")
-        return None, None
-    return jpeg, frame
+    return None, None

@@ -1,0 +1,218 @@
+"""`drivenet serve` against an attacker and bad luck (issue 22, items 1-4 and 7), on a real server on
+127.0.0.1: frames in other formats or claiming huge sizes, a full disk while recording, idle connections,
+oversized messages, two simulators at once; and the pilot's answer when something fails inside drivenet."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import resource
+import socket
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support.hostile_images import dds_bytes, eps_bytes, fake_ghostscript, huge_jpeg, tiff_bytes, warning_png
+from support.serving import TIMEOUT_S, Served, Simulator, needs_sim_client, predicted
+from support.simulator import jpeg_bytes, telemetry
+
+from drivenet.config import DataConfig
+from drivenet.data.readers import read_recordings
+from drivenet.drive.udacity import server
+from drivenet.drive.udacity.pilot import Pilot
+from drivenet.drive.udacity.status import StatusLine
+from drivenet.model.checkpoint import load_model
+
+needs_sim_client()
+import websocket  # noqa: E402 - after the check that skips without it
+
+LOG_LIMIT = 2048  # bytes a file of the recording server may grow to: its log fills after some 25 rows
+
+
+def steered(sim: Simulator, jpeg: bytes) -> float:
+    """The steering sent back for a telemetry message holding the frame `jpeg`."""
+    event, data = sim.send(telemetry(jpeg))
+    assert event == "steer"
+    return float(data["steering_angle"])
+
+
+def coasting(reply: tuple[str, dict]) -> bool:
+    event, data = reply
+    return event == "steer" and data["throttle"] == "0.0" and -1 <= float(data["steering_angle"]) <= 1
+
+
+def test_frames_in_other_formats_or_claiming_huge_sizes_are_answered_and_never_reach_ghostscript(
+    models, tmp_path
+):
+    path, ran = fake_ghostscript(tmp_path / "bin")
+    good = models["frames"][0].read_bytes()
+    hostile = [eps_bytes(), dds_bytes(), tiff_bytes(), huge_jpeg(9000, 9000), huge_jpeg(2000, 1000)]
+    with Served(models["single"], env={**os.environ, "PATH": path}) as served, Simulator(served.port) as sim:
+        sim.reply()
+        steering = steered(sim, good)
+        replies = [sim.send(telemetry(data)) for data in hostile]
+        assert sim.send(telemetry(good))[1]["throttle"] != "0.0"  # and it drives on
+    assert not ran.exists(), f"gs ran: {ran.read_text()}"
+    assert all(coasting(r) and float(r[1]["steering_angle"]) == steering for r in replies)
+    assert "image is not a picture x3" in served.stdout
+    assert "image has too many pixels x2" in served.stdout  # 81 and 2 Mpixel: far over a simulator frame
+    assert "Traceback" not in served.stderr
+
+
+def small_frames(count: int) -> list[bytes]:
+    """`count` different JPEGs of under a kilobyte: a grey frame with a bright column that moves."""
+    frames = []
+    for i in range(count):
+        rgb = np.full((32, 64, 3), 90, np.uint8)
+        rgb[:, i % 64] = 250
+        frames.append(jpeg_bytes(rgb))
+    return frames
+
+
+def limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (LOG_LIMIT, LOG_LIMIT))
+
+
+def test_a_full_disk_while_recording_stops_the_recording_once_and_the_car_is_still_answered(models, tmp_path):
+    frames = small_frames(60)
+    assert max(map(len, frames)) < LOG_LIMIT // 2  # each JPEG fits: the log is what fills up
+    recording = Served(models["single"], "--record", tmp_path / "rec", limits=limit_file_size)
+    with recording as served, Simulator(served.port) as sim:
+        sim.reply()
+        replies = [sim.send(telemetry(jpeg)) for jpeg in frames]
+    assert all(event == "steer" for event, _ in replies)
+    assert served.stderr.count("recording stopped") == 1, served.stderr
+    assert f"served {len(frames)} frames" in served.stdout
+    log = read_recordings([tmp_path / "rec"], DataConfig(format="udacity"), strict=True).frames
+    assert 10 < len(log) < len(frames)
+    images = sorted(str(p) for p in (tmp_path / "rec" / "IMG").iterdir())
+    assert sorted(log["path"]) == images  # no JPEG without its row, no half row
+    assert [Path(p).read_bytes() for p in log["path"]] == frames[: len(log)]
+
+
+def test_each_connection_drives_its_own_car_and_only_one_records(models, tmp_path):
+    frames = models["frames"]
+    with Served(models["motion"], "--record", tmp_path / "rec") as served, Simulator(served.port) as first:
+        first.reply()
+        sent = [steered(first, p.read_bytes()) for p in frames[:3]]
+        with Simulator(served.port) as second:  # connects while the first drives, and sends a frame
+            second.reply()
+            other = steered(second, frames[-1].read_bytes())
+            sent += [steered(first, p.read_bytes()) for p in frames[3:]]
+    np.testing.assert_allclose(sent, predicted(models["motion"], frames), rtol=0, atol=1e-6)
+    assert other == pytest.approx(predicted(models["motion"], frames[-1:])[0], abs=1e-6)
+    log = read_recordings([tmp_path / "rec"], DataConfig(format="udacity"), strict=True).frames
+    assert list(log["steering"]) == sent
+    assert "1 frames of a second connection steered, not recorded" in served.stdout
+
+
+def closed_by_server(connection: socket.socket, within_s: float) -> bool:
+    """Whether the server closes `connection` (which sent nothing) within `within_s` seconds."""
+    connection.settimeout(within_s)
+    try:
+        return connection.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_idle_connections_time_out_and_cannot_lock_the_simulator_out(models):
+    with Served(models["single"]) as served, contextlib.ExitStack() as idle:
+        for _ in range(server.CONNECTION_CAP + 6):
+            idle.enter_context(socket.create_connection(("127.0.0.1", served.port), TIMEOUT_S))
+        with Simulator(served.port) as sim:
+            assert sim.reply()[0] == "steer"
+            assert sim.send(telemetry(models["frames"][0].read_bytes()))[0] == "steer"
+        late = idle.enter_context(socket.create_connection(("127.0.0.1", served.port), TIMEOUT_S))
+        start = time.monotonic()
+        assert closed_by_server(late, within_s=server.REQUEST_WAIT_S + TIMEOUT_S / 2)
+        assert time.monotonic() - start >= server.REQUEST_WAIT_S / 2  # by its timeout, not at once
+    refused = f"refused: an idle connection, closed for a new one ({server.CONNECTION_CAP} connections open)"
+    assert served.stderr.count(refused) == 1  # shown once ...
+    assert "refused: an idle connection" in served.stdout  # ... counted in the summary
+
+
+def opened_websocket(port: int) -> websocket.WebSocket:
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", timeout=TIMEOUT_S
+    )
+    for _ in range(3):  # open, Socket.IO CONNECT, the command on connect
+        ws.recv()
+    return ws
+
+
+def ends(ws: websocket.WebSocket) -> bool:
+    """Whether the server ends the connection instead of answering."""
+    try:
+        opcode, _ = ws.recv_data(control_frame=True)
+    except (websocket.WebSocketConnectionClosedException, ConnectionError):
+        return True
+    return opcode == websocket.ABNF.OPCODE_CLOSE
+
+
+@pytest.mark.parametrize("fragments", [1, 6])
+def test_a_message_over_the_cap_ends_its_connection_and_the_server_goes_on(models, fragments):
+    image = "A" * (server.MAX_MESSAGE_BYTES + 100_000)
+    message = ("42" + json.dumps(["telemetry", {**telemetry(b""), "image": image}])).encode()
+    with Served(models["single"]) as served:
+        ws = opened_websocket(served.port)
+        with contextlib.closing(ws):
+            step = -(-len(message) // fragments)
+            parts = [message[i : i + step] for i in range(0, len(message), step)]
+            for k, part in enumerate(parts):
+                opcode = websocket.ABNF.OPCODE_TEXT if k == 0 else websocket.ABNF.OPCODE_CONT
+                ws.send_frame(websocket.ABNF.create_frame(part, opcode, fin=int(k == len(parts) - 1)))
+            assert ends(ws)
+        with Simulator(served.port) as sim:
+            sim.reply()
+            assert sim.send(telemetry(models["frames"][0].read_bytes()))[0] == "steer"
+    assert f"refused: message over {server.MAX_MESSAGE_BYTES:,} bytes" in served.stderr
+
+
+def test_a_failure_inside_drivenet_is_answered_by_coasting_shown_once_and_counted(models):
+    model = load_model(models["single"])
+    stream = io.StringIO()
+    pilot = Pilot(model, 20.0, StatusLine(stream))
+    pilot.connect()
+    good = telemetry(models["frames"][0].read_bytes())
+    assert pilot.telemetry(good).data["throttle"] != "0.0"
+
+    def broken_driver():
+        def steer(frame: np.ndarray) -> float:
+            raise ValueError("weights of the wrong shape")
+
+        return steer
+
+    model.driver = broken_driver
+    pilot.connect()  # a new connection gets the broken driver
+    replies = [pilot.telemetry(good) for _ in range(3)]
+    assert all(r.data == {"steering_angle": "0.0", "throttle": "0.0"} for r in replies)  # coasting
+    assert stream.getvalue().count("error while steering (ValueError: weights of the wrong shape)") == 1
+    assert "failed inside drivenet, each answered by coasting: ValueError x3" in pilot.summary()
+
+
+def test_decoder_warnings_of_telemetry_frames_are_counted_not_printed(models):
+    pilot = Pilot(load_model(models["single"]), 20.0, StatusLine(io.StringIO()))
+    pilot.connect()
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("always")
+        replies = [pilot.telemetry(telemetry(warning_png())) for _ in range(4)]
+    assert all(r.event == "steer" and r.data["throttle"] != "0.0" for r in replies)
+    assert not leaked
+    assert "Transparency expressed in bytes should be converted to RGBA images x4" in pilot.summary()
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [("127.0.0.1", False), ("localhost", False), ("::1", False), ("0.0.0.0", True), ("192.168.1.7", True)],
+)
+def test_listening_beyond_this_machine_is_warned_of(host, warned):
+    message = server.exposed(host)
+    assert (message is not None) == warned
+    if warned:
+        assert message.startswith("warning: ") and host in message

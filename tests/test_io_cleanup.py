@@ -1,0 +1,125 @@
+"""Temporary files of atomic writes: gone after any exit the process survives, cleaned up after a kill,
+and the data synced to disk before the rename (issue 22, item 10)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import drivenet.io
+from drivenet.io import atomic_write, write_text
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from drivenet.io import atomic_write
+
+    def slow(tmp: Path) -> None:
+        tmp.write_bytes(b"x" * 100_000)
+        print("writing", flush=True)
+        time.sleep(30)
+
+    atomic_write(Path(sys.argv[1]), slow)
+    """
+)
+
+
+def start_writer(out: Path) -> subprocess.Popen:
+    """A process stopped half-way through an atomic write of `out` (it has printed 'writing')."""
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(out)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+    return proc
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
+
+
+def test_sigterm_half_way_removes_the_temporary_and_keeps_the_old_file(tmp_path: Path) -> None:
+    out = tmp_path / "cache.npz"
+    out.write_text("old")
+    proc = start_writer(out)
+    assert leftovers(tmp_path), "the writer should have a temporary file by now"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) != 0
+    assert leftovers(tmp_path) == []
+    assert out.read_text() == "old"
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write_into_its_folder(tmp_path: Path) -> None:
+    out = tmp_path / "cache.npz"
+    proc = start_writer(out)
+    proc.kill()
+    proc.wait(timeout=20)
+    assert leftovers(tmp_path), "SIGKILL cannot be caught: its temporary stays until the next run"
+    write_text(out, "new")
+    assert leftovers(tmp_path) == [] and out.read_text() == "new"
+
+
+def test_files_that_only_look_like_temporaries_are_left_alone(tmp_path: Path) -> None:
+    kept = [".notes.txt.tmp", ".a.npz.pid1-short.tmp.npz", ".a.npz.abcdefgh.tmp.png"]
+    kept.append("b.npz.abcdefgh.tmp.npz")  # not hidden: not a drivenet temporary
+    week_ago = time.time() - 7 * 86400
+    for name in kept:
+        (tmp_path / name).write_text("someone's")
+        os.utime(tmp_path / name, (week_ago, week_ago))
+    write_text(tmp_path / "a.npz", "new")
+    assert sorted(kept) == sorted(p.name for p in tmp_path.iterdir() if p.name != "a.npz")
+
+
+def test_a_live_writers_temporary_is_left_alone(tmp_path: Path) -> None:
+    out = tmp_path / "cache.npz"
+    proc = start_writer(out)
+    try:
+        before = leftovers(tmp_path)
+        write_text(out, "mine")
+        assert leftovers(tmp_path) == before and out.read_text() == "mine"
+    finally:
+        proc.kill()
+        proc.wait(timeout=20)
+
+
+def test_an_old_style_temporary_older_than_a_day_is_removed(tmp_path: Path) -> None:
+    out = tmp_path / "best.npz"
+    old = tmp_path / ".best.npz.k2j4_x9q.tmp.npz"  # tempfile's random name, as earlier drivenets made it
+    fresh = tmp_path / ".best.npz.a8b9c0d1.tmp.npz"
+    for path in (old, fresh):
+        path.write_bytes(b"half")
+    week_ago = time.time() - 7 * 86400
+    os.utime(old, (week_ago, week_ago))
+    write_text(out, "new")
+    assert not old.exists() and fresh.exists()
+
+
+def test_the_file_and_its_folder_are_synced_before_and_after_the_rename(tmp_path: Path, monkeypatch) -> None:
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync folder" if os.path.isdir(f"/proc/self/fd/{fd}") else "fsync file")
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:
+        events.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(drivenet.io.os, "fsync", fsync)
+    monkeypatch.setattr(drivenet.io.os, "replace", replace)
+    write_text(tmp_path / "a.txt", "x")
+    assert events == ["fsync file", "replace", "fsync folder"]
+
+
+def test_an_exception_in_the_writer_leaves_no_temporary(tmp_path: Path) -> None:
+    def boom(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise RuntimeError("writer failed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "f.txt", boom)
+    assert list(tmp_path.iterdir()) == []
