@@ -33,8 +33,27 @@ def replay(
         typer.Option("--set", help="Override the recording's camera: camera.key=value (repeatable)."),
     ] = None,
     max_offset: Annotated[
-        float, typer.Option("--max-offset", help="Metres off the recorded path that call a takeover.")
-    ] = 1.0,
+        str,
+        typer.Option(
+            "--max-offset",
+            help="Metres off the recorded path that call a takeover (NVIDIA's 1), or `road`: "
+            "(--road-width - --car-width) / 2.",
+        ),
+    ] = "1.0",
+    road_width: Annotated[
+        float | None,
+        typer.Option("--road-width", help="With --max-offset road: the width (m) of the car's lane."),
+    ] = None,
+    car_width: Annotated[
+        float | None, typer.Option("--car-width", help="With --max-offset road: the car's width (m); 1.8.")
+    ] = None,
+    mask: Annotated[
+        bool,
+        typer.Option(
+            "--mask/--no-mask",
+            help="Judge nothing where the recorded driver stood, reversed or paused (--no-mask: every step).",
+        ),
+    ] = True,
     max_heading: Annotated[
         float, typer.Option("--max-heading", help="Degrees of heading error that call a takeover.")
     ] = 15.0,
@@ -56,10 +75,12 @@ def replay(
     its own steering has led the car; > 1 m off the recorded path is a takeover (NVIDIA's autonomy)."""
     from drivenet.config import parse_override
     from drivenet.drive.replay import Replay, ReplayFilm, load_recorded_drive, plot_replay
+    from drivenet.drive.replay_mask import max_offset_of
     from drivenet.io import check_output_file
     from drivenet.model.checkpoint import load_model
 
-    for name, value in (("--speed", speed), ("--fps", fps), ("--max-offset", max_offset)):
+    limit = max_offset_of(max_offset, road_width, car_width)
+    for name, value in (("--speed", speed), ("--fps", fps)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise DrivenetError(f"{name} {value:g}: must be a finite number above 0")
     if not 0 < max_heading < 90:
@@ -86,7 +107,7 @@ def replay(
     data_cfg = model_data(config.data, follow_links)
     data_cfg = data_cfg if fmt is None else replace(data_cfg, format=fmt)
     drive = load_recorded_drive(recording, data_cfg, config.camera, speed, fps)
-    loop = Replay(drive, max_offset, max_heading)
+    loop = Replay(drive, limit, max_heading, mask)
     film = watch = ReplayFilm(loop) if gif is not None else None
     if film is not None and saliency is not None:  # the model is shown the raw warped views
         from drivenet.drive.film import SaliencyFilm
@@ -107,7 +128,9 @@ def replay(
     typer.echo(
         f"replayed {report.km:.2f} km of {recording} in {report.seconds:.0f} s{paused}: "
         f"{counted(report.takeovers, 'takeover')}, "
-        f"autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / elapsed s)\n"
+        f"autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / judged s); "
+        f"takeover beyond {limit:.2f} m or {max_heading:g} degrees\n"
+        f"{_masked(report.masked, report.masked_seconds, mask)}"
         f"{_takeover_times(report.takeover_seconds)}{_dropped(report.dropped)}"
         f"offset from the recorded path: mean {report.mean_offset:.2f} m, worst {report.worst_offset:.2f} m\n"
         f"camera model: {report.camera}" + "".join(f"\n{line}" for line in written)
@@ -126,6 +149,25 @@ def _dropped(dropped: dict[str, int]) -> str:
         return ""
     reasons = ", ".join(f"{n} with {why}" for why, n in dropped.items())
     return f"dropped {counted(sum(dropped.values()), 'row')} of the log: {reasons}\n"
+
+
+def _masked(stretches: tuple[dict[str, object], ...], seconds: float, mask: bool) -> str:
+    """'masked 2 stretches (1 stop, 1 stop+pause; from 0.0, 106.1 s): 4.3 s, 2.1 m, not judged', a line
+    of its own."""
+    if not mask:
+        return "masked nothing (--no-mask): every step judged\n"
+    if not stretches:
+        return "masked nothing: the recorded driver never stood, reversed or paused\n"
+    kinds: dict[str, int] = {}
+    for stretch in stretches:
+        kinds[str(stretch["kind"])] = kinds.get(str(stretch["kind"]), 0) + 1
+    each = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+    metres = sum(float(s["metres"]) for s in stretches)  # type: ignore[arg-type]
+    starts = ", ".join(f"{float(s['start']):.1f}" for s in stretches[:12])  # type: ignore[arg-type]
+    return (
+        f"masked {len(stretches)} {'stretch' if len(stretches) == 1 else 'stretches'} ({each}; "
+        f"from {starts} s): {seconds:.1f} s, {metres:.1f} m, not judged\n"
+    )
 
 
 def _takeover_times(seconds: tuple[float, ...], most: int = 12) -> str:

@@ -10,6 +10,8 @@ or turned more than `max_heading` degrees away from it, is a takeover: counted, 
 back on the path. Autonomy = max(0, 1 - takeovers · 6 s / elapsed s) · 100, as for `drive`. A step
 longer than SUBSTEP metres is driven in equal parts of at most SUBSTEP, each located on the path and
 checked for a takeover, so that a long step (a low frame rate) cannot lose the car's place on it.
+Stretches where the recorded driver stood, reversed or paused the recording are masked (replay_mask.py):
+the car is carried along the path there, no takeover is counted, and their seconds leave the elapsed time.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from drivenet.data.marked import marker_of
 from drivenet.data.odometry import driven_steps, read_odometry
 from drivenet.data.readers import read_recordings
 from drivenet.data.readers.detect import find_recordings
-from drivenet.drive.rendered import DriveReport
+from drivenet.drive.rendered import DriveReport, autonomy
+from drivenet.drive.replay_mask import Stretch, find_stretches
 from drivenet.errors import DrivenetError
 from drivenet.geometry.camera import MARKER, CameraModel, camera_for_frames, preset_name
 from drivenet.geometry.car import KAPPA_MAX, advance
@@ -55,6 +58,17 @@ class RecordedDrive:
     pauses: int = 0  # intervals longer than PAUSE, replaced by the typical interval
     camera_name: str = ""  # where `camera` came from, for people: its preset, marker or overrides
     dropped: dict[str, int] = field(default_factory=dict)  # rows left out: why -> how many
+    paused: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (N - 1,) steps across a pause
+    reversing: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (N - 1,) across reversing rows
+
+    @property
+    def stretches(self) -> list[Stretch]:
+        """Where the recorded driver stood, reversed or paused: the stretches replay masks."""
+        steps = len(self.interval)
+        paused, reversing = (
+            flag if len(flag) == steps else np.zeros(steps, bool) for flag in (self.paused, self.reversing)
+        )
+        return find_stretches(self.speed, self.interval, reversing, paused)
 
     @property
     def distance(self) -> np.ndarray:
@@ -116,16 +130,16 @@ def rebuild_path(kappa: np.ndarray, distance: np.ndarray) -> RecordedPath:
     return RecordedPath(track, at)
 
 
-def frame_intervals(time: np.ndarray, frame_rate: float) -> tuple[np.ndarray, int]:
+def frame_intervals(time: np.ndarray, frame_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """Seconds between consecutive frames from their times (1 / frame_rate where unknown); a pause
     (more than PAUSE s) or a step back in time counts as the typical (median) interval. Also returns
-    the number of such pauses."""
+    which steps were such pauses."""
     gaps = np.diff(time)
     known, typical = driven_steps(gaps, frame_rate)
     unknown = ~np.isfinite(gaps)
     gaps = np.where(unknown, 1.0 / frame_rate, gaps)
-    pauses = int(np.sum(~unknown & ~known))
-    return np.where(known | unknown, gaps, typical), pauses
+    paused = ~unknown & ~known
+    return np.where(known | unknown, gaps, typical), paused
 
 
 @lru_cache(maxsize=8)
@@ -196,10 +210,14 @@ def load_recorded_drive(
             f"{recording}: {int(keep.sum())} usable frames ({reasons}); replay needs at least 2"
         )
     images = [image for image, kept in zip(images, keep, strict=True) if kept]
-    interval, pauses = frame_intervals(times[keep], frame_rate or camera.frame_rate)
+    interval, paused = frame_intervals(times[keep], frame_rate or camera.frame_rate)
     steering = frames["steering"].to_numpy(np.float64)[keep]
+    backwards = np.cumsum(speeds < 0)[keep]  # reversing rows up to each kept row
+    reversing = np.diff(backwards) > 0
     speeds = speeds[keep].astype(np.float64)
-    return RecordedDrive(images, steering, speeds, interval, camera, pauses, name, dropped)
+    return RecordedDrive(
+        images, steering, speeds, interval, camera, int(paused.sum()), name, dropped, paused, reversing
+    )
 
 
 def usable_rows(speed: np.ndarray, time: np.ndarray, images: list[str]) -> tuple[np.ndarray, dict[str, int]]:
@@ -244,6 +262,17 @@ class ReplayReport(DriveReport):
     dropped: dict[str, int] = field(default_factory=dict)  # log rows left out: why -> how many
     camera: str = ""  # the camera model the views were warped with
     takeover_seconds: tuple[float, ...] = ()  # when each takeover came, seconds into the recording
+    masked: tuple[dict[str, object], ...] = ()  # the masked stretches: kind, start (s), seconds, metres
+    masked_seconds: float = 0.0  # of `seconds`, those driven masked: not judged
+
+    @property
+    def autonomy(self) -> float:
+        """NVIDIA's autonomy over the judged seconds: max(0, 1 - takeovers · 6 / (elapsed - masked))."""
+        return autonomy(self.takeovers, self.seconds - self.masked_seconds)
+
+    def to_dict(self) -> dict[str, object]:
+        metres = sum(float(m["metres"]) for m in self.masked)  # type: ignore[arg-type]
+        return {**super().to_dict(), "masked_metres": round(metres, 2)}
 
 
 Watch = Callable[["Replay", np.ndarray, float, float], None]  # (replay, view, steering, recorded steering)
@@ -252,8 +281,17 @@ Watch = Callable[["Replay", np.ndarray, float, float], None]  # (replay, view, s
 class Replay:
     """A simulated car on a recording's rebuilt path; `step` moves it and calls for takeovers."""
 
-    def __init__(self, drive: RecordedDrive, max_offset: float = 1.0, max_heading: float = 15.0) -> None:
+    def __init__(
+        self, drive: RecordedDrive, max_offset: float = 1.0, max_heading: float = 15.0, mask: bool = True
+    ) -> None:
+        """`mask`: carry the car through the stretches where the recorded driver stood, reversed or
+        paused (`RecordedDrive.stretches`) without judging it; False judges every step, as NVIDIA did."""
         self.drive, self.max_offset, self.max_heading = drive, max_offset, max_heading
+        self.stretches = drive.stretches if mask else []
+        self.masked = np.zeros(len(drive.interval), bool)  # the masked steps
+        for stretch in self.stretches:
+            self.masked[stretch.first : stretch.end] = True
+        self.masked_clock = 0.0  # seconds driven masked
         self.path = rebuild_path(drive.curvature, drive.distance)
         self.track = self.path.track
         self.pose, self.s = self.track.place(0.0), 0.0
@@ -286,6 +324,12 @@ class Replay:
         the largest offset reached in the step."""
         kappa = float(curvature(steering, self.drive.camera))
         distance, interval = float(self.drive.distance[step]), float(self.drive.interval[step])
+        if self.masked[step]:  # carried along the path to where the recorded car was next
+            self.s = float(min(self.path.at[step + 1], self.track.length))
+            self.pose, self.offset, self.heading_error = self.track.place(self.s), 0.0, 0.0
+            self.clock += interval
+            self.masked_clock += interval
+            return 0.0
         parts = max(1, math.ceil(distance / SUBSTEP))
         worst = 0.0
         for part in range(parts):
@@ -329,6 +373,8 @@ class Replay:
             dropped=dict(self.drive.dropped),
             camera=self.drive.camera_name,
             takeover_seconds=tuple(round(t, 2) for t in self.taken),
+            masked=tuple(s.to_dict() for s in self.stretches),
+            masked_seconds=round(self.masked_clock, 3),
         )
 
 
@@ -366,8 +412,8 @@ class ReplayFilm:
 
 
 def plot_replay(replay: Replay, out: str | Path, title: str = "") -> Path:
-    """The offset from the recorded path over time (takeovers marked), above the predicted and recorded
-    steering."""
+    """The offset from the recorded path over time (takeovers marked, masked stretches shaded), above
+    the predicted and recorded steering."""
     from matplotlib.figure import Figure
 
     from drivenet.io import save_figure
@@ -382,6 +428,10 @@ def plot_replay(replay: Replay, out: str | Path, title: str = "") -> Path:
     top.plot(
         trace["time"][taken], trace["offset"][taken], "x", color="C3", label="takeover (offset or heading)"
     )
+    for i, stretch in enumerate(replay.stretches):  # masked: not judged
+        for ax in (top, low):
+            ax.axvspan(stretch.start, stretch.start + stretch.seconds, color="0.85", lw=0,
+                       label="masked (stop, reversing, pause)" if i == 0 and ax is top else None)  # fmt: skip
     top.set_ylabel("offset from the path (m)")
     top.set_title(title)
     top.legend(loc="upper right")

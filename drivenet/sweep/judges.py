@@ -3,8 +3,9 @@
 `judge_model` returns {"score": the judge's metric averaged over its recordings or seeds, "each": the
 figures of every recording or seed}. Offline figures are `evaluate`'s (relative_rmse = rmse over
 predict-zero's, smoothed_rmse against labels smoothed over evaluate.smooth_window frames); replay's and
-the roads' are `replay`'s and `drive`'s (takeovers, autonomy, mean offset); CarRacing's the env's reward,
-laps and tile share per seed.
+the roads' are `replay`'s and `drive`'s (takeovers, autonomy, mean offset; replay's also the seconds and
+metres masked where the recorded driver stood, reversed or paused); CarRacing's the env's reward, laps
+and tile share per seed.
 """
 
 from __future__ import annotations
@@ -58,11 +59,13 @@ def offline_figures(judge: Judge, model: SteeringModel, recording: str) -> dict[
 
 
 def replay_figures(judge: Judge, model: SteeringModel, recording: str) -> dict[str, Any]:
-    """A closed-loop replay of one recording (`drivenet replay`, the judge's takeover limits)."""
+    """A closed-loop replay of one recording (`drivenet replay`, the judge's takeover limits and mask)."""
     config = model.config
     drive = load_recorded_drive(Path(recording), config.data, config.camera, judge.speed)
-    report = Replay(drive, judge.max_offset, judge.max_heading).run(model.driver())
-    return _drive_figures(report.to_dict())
+    report = Replay(drive, judge.max_offset, judge.max_heading, judge.mask).run(model.driver())
+    figures = report.to_dict()
+    return {**_drive_figures(figures), "masked_seconds": figures["masked_seconds"],
+            "masked_metres": figures["masked_metres"]}  # fmt: skip
 
 
 def roads_figures(judge: Judge, model: SteeringModel, seed: int) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from drivenet.config import RunConfig, load_config
+from drivenet.drive.replay_mask import CAR_WIDTH, road_offset
 from drivenet.errors import DrivenetError
 
 if sys.version_info >= (3, 11):
@@ -65,6 +66,9 @@ JUDGE_KEYS = {
     "km",
     "max_offset",
     "max_heading",
+    "mask",
+    "road_width",
+    "car_width",
     "speed",
     "env",
     "env_args",
@@ -77,7 +81,9 @@ class Judge:
     """How trials are scored: `kind` (offline figures or replay on `recordings`, a drive on rendered
     roads or in CarRacing on `seeds`), the `metric` and whether the `mean` or the `worst` seed counts;
     `km` of road per seed, replay's takeover limits and speed (m/s, None: the log's), gym's env id and
-    the arguments `gymnasium.make` gets (`{max_episode_steps = 300}` for shorter episodes)."""
+    the arguments `gymnasium.make` gets (`{max_episode_steps = 300}` for shorter episodes). Replay
+    masks the stretches where the recorded driver stood, reversed or paused unless `mask = false`;
+    `max_offset = "road"` takes (road_width - car_width) / 2 m (drivenet/drive/replay_mask.py)."""
 
     kind: str
     recordings: tuple[str, ...] = ()
@@ -87,6 +93,7 @@ class Judge:
     km: float = 1.0
     max_offset: float = 1.0
     max_heading: float = 15.0
+    mask: bool = True
     speed: float | None = None
     env: str = "CarRacing-v3"
     env_args: dict[str, Any] = field(default_factory=dict)
@@ -229,7 +236,9 @@ def judge_of(table: dict[str, Any], here: Path, where: str) -> Judge:
         raise DrivenetError(f"{where}: a {kind} judge needs {needs} = [...]")
     _check_paths(recordings, f"{where}: recordings")
     _check_seeds(seeds, f"{where}: seeds")
+    road = _road_offset(table, where)
     numbers = {k: table[k] for k in ("km", "max_offset", "max_heading", "speed") if k in table}
+    numbers.update({"max_offset": road} if road is not None else {})
     for key, value in numbers.items():
         if (
             isinstance(value, bool)
@@ -239,10 +248,30 @@ def judge_of(table: dict[str, Any], here: Path, where: str) -> Judge:
         ):
             raise DrivenetError(f"{where}: {key} = {json.dumps(value)}: must be a number above 0")
     env_args = _table(table.get("env_args", {}), f"{where}: env_args")
+    if not isinstance(table.get("mask", True), bool):
+        raise DrivenetError(f"{where}: mask = {json.dumps(table['mask'])}: must be true or false")
     return Judge(
         kind, recordings, seeds, metric, table.get("by", "mean"), **{k: float(v) for k, v in numbers.items()},
-        env=str(table.get("env", "CarRacing-v3")), env_args=env_args,
+        mask=table.get("mask", True), env=str(table.get("env", "CarRacing-v3")), env_args=env_args,
     )  # fmt: skip
+
+
+def _road_offset(table: dict[str, Any], where: str) -> float | None:
+    """The max offset of `max_offset = "road"` from road_width and car_width (m); None for a number."""
+    widths = [k for k in ("road_width", "car_width") if k in table]
+    if table.get("max_offset") != "road":
+        if widths:
+            raise DrivenetError(f'{where}: {widths[0]} is read with max_offset = "road" only')
+        return None
+    values = {k: table[k] for k in widths}
+    if "road_width" not in values or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values.values()
+    ):
+        raise DrivenetError(f'{where}: max_offset = "road" needs road_width = M (car_width = M: 1.8 if not)')
+    try:
+        return road_offset(float(values["road_width"]), float(values.get("car_width", CAR_WIDTH)))
+    except DrivenetError as err:
+        raise DrivenetError(f"{where}: {err}") from None
 
 
 def grid_points(grid: Any, where: str) -> list[dict[str, Any]]:

@@ -129,8 +129,8 @@ def test_steering_beyond_car_py_range_still_drives_its_own_curvature() -> None:
 
 def test_frame_intervals_come_from_times_and_pauses_count_as_a_typical_interval() -> None:
     times = np.array([0.0, 0.08, 0.16, 100.0, 100.08, np.nan])
-    interval, pauses = frame_intervals(times, 15.0)
-    assert pauses == 1
+    interval, paused = frame_intervals(times, 15.0)
+    assert paused.tolist() == [False, False, True, False, False]
     np.testing.assert_allclose(interval, [0.08, 0.08, 0.08, 0.08, 1 / 15.0])
 
 

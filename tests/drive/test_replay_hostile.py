@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from support.cli import one_line_error
+from support.timed_log import write_timed_log
 from typer.testing import CliRunner
 
 from drivenet.cli import app
@@ -21,27 +21,8 @@ from drivenet.errors import DrivenetError
 from drivenet.model.checkpoint import save_model
 from drivenet.model.steering_model import SteeringModel
 
-HEADER = "center,left,right,steering,throttle,brake,speed"
 FRAMES = 30
 MPH = 0.44704
-
-
-def stamp(ms: int) -> str:
-    return f"2020_01_01_00_{ms // 60000:02d}_{ms // 1000 % 60:02d}_{ms % 1000:03d}"
-
-
-def write(folder: Path, rows: list[tuple[int, float, str]]) -> Path:
-    """A Udacity recording: one row per (time in ms, steering, speed in mph as text), its own frame each
-    (a row that repeats a time repeats its image name, as a duplicated log line does)."""
-    (folder / "IMG").mkdir(parents=True)
-    lines = [HEADER]
-    for k, (ms, steering, speed) in enumerate(rows):
-        name = f"IMG/center_{stamp(ms)}.jpg"
-        if not (folder / name).exists():
-            Image.new("RGB", (64, 32), (90 + k % 7, 100, 110)).save(folder / name)
-        lines.append(f"{name},,,{steering},0,0,{speed}")
-    (folder / "driving_log.csv").write_text("\n".join(lines) + "\n")
-    return folder
 
 
 def normal_rows() -> list[tuple[int, float, str]]:
@@ -59,10 +40,10 @@ def path_length(folder: Path) -> float:
 def test_one_row_at_a_billion_mph_is_dropped_and_the_path_stays_the_recordings_length(tmp_path):
     rows = normal_rows()
     rows[10] = (rows[10][0], 0.05, "1e9")
-    drive = load(write(tmp_path / "fast", rows))
+    drive = load(write_timed_log(tmp_path / "fast", rows))
     assert len(drive.images) == FRAMES - 1
     assert drive.dropped == {f"a speed above {MAX_SPEED:g} m/s": 1}
-    expected = path_length(write(tmp_path / "plain", normal_rows()))
+    expected = path_length(write_timed_log(tmp_path / "plain", normal_rows()))
     assert path_length(tmp_path / "fast") <= expected * 1.1
 
 
@@ -70,7 +51,7 @@ def test_negative_speeds_are_dropped_as_reversing(tmp_path):
     rows = normal_rows()
     for k in (3, 4, 5):
         rows[k] = (rows[k][0], 0.05, "-5")
-    drive = load(write(tmp_path / "rev", rows))
+    drive = load(write_timed_log(tmp_path / "rev", rows))
     assert drive.dropped == {"a negative speed (reversing)": 3}
     assert np.all(drive.speed >= 0) and len(drive.images) == FRAMES - 3
 
@@ -78,15 +59,16 @@ def test_negative_speeds_are_dropped_as_reversing(tmp_path):
 def test_duplicate_rows_are_dropped_not_driven_as_steps(tmp_path):
     rows = normal_rows()
     doubled = rows[:10] + [rows[9], rows[9]] + rows[10:]
-    drive = load(write(tmp_path / "dup", doubled))
+    drive = load(write_timed_log(tmp_path / "dup", doubled))
     assert drive.dropped == {"a duplicate row (the time or image of the row before)": 2}
-    assert path_length(tmp_path / "dup") == pytest.approx(path_length(write(tmp_path / "plain", rows)))
+    plain = write_timed_log(tmp_path / "plain", rows)
+    assert path_length(tmp_path / "dup") == pytest.approx(path_length(plain))
 
 
 def test_time_going_back_is_dropped(tmp_path):
     rows = normal_rows()
     rows[15] = (rows[15][0] - 750, 0.05, "20")  # earlier than the row before it
-    drive = load(write(tmp_path / "back", rows))
+    drive = load(write_timed_log(tmp_path / "back", rows))
     assert drive.dropped == {"a time earlier than the row before": 1}
     assert np.all(drive.interval > 0)
 
@@ -95,7 +77,7 @@ def test_time_going_back_is_dropped(tmp_path):
 def test_a_log_of_bad_steering_says_why_no_frame_is_usable(tmp_path, steering):
     rows = [(ms, steering, speed) for ms, _, speed in normal_rows()]
     with pytest.raises(DrivenetError, match=r"0 usable frames .*steering"):
-        load(write(tmp_path / "bad", rows))
+        load(write_timed_log(tmp_path / "bad", rows))
 
 
 @pytest.mark.parametrize(
@@ -104,7 +86,7 @@ def test_a_log_of_bad_steering_says_why_no_frame_is_usable(tmp_path, steering):
 )
 def test_absurd_speed_or_frame_rate_is_refused_with_its_range(tmp_path, speed, fps, option):
     with pytest.raises(DrivenetError, match=rf"{option} .*in [\[(]"):
-        load(write(tmp_path / "rec", normal_rows()), speed, fps)
+        load(write_timed_log(tmp_path / "rec", normal_rows()), speed, fps)
 
 
 @pytest.fixture
@@ -116,7 +98,7 @@ def model(tmp_path) -> Path:
 def test_the_cli_says_what_it_dropped_and_why(tmp_path, model):
     rows = normal_rows()
     rows[10] = (rows[10][0], 0.05, "1e9")
-    rec = write(tmp_path / "rec", rows)
+    rec = write_timed_log(tmp_path / "rec", rows)
     report = json.loads(CliRunner().invoke(app, ["replay", str(model), str(rec), "--json"]).output)
     assert report["dropped"] == {f"a speed above {MAX_SPEED:g} m/s": 1}
     text = CliRunner().invoke(app, ["replay", str(model), str(rec)]).output
