@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import tempfile
 import threading
@@ -48,8 +49,9 @@ def file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-TEMP_SUFFIX = ".tmp"  # a temporary is `.NAME.pidPID-RANDOM.tmpSUFFIX` beside the output NAME
-STALE_SECONDS = 86400  # an ownerless temporary (an older drivenet's name, no pid) this old is removed
+TEMP_SUFFIX = ".tmp"  # a temporary is `.NAME.HOST-pidPID-RANDOM.tmpSUFFIX` beside the output NAME
+STALE_SECONDS = 86400  # a temporary whose writer cannot be asked (another host, no pid) this old is removed
+HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:64] or "host"  # this machine, in temporaries
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -66,7 +68,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path.parent)
         fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.name}.pid{os.getpid()}-", suffix=TEMP_SUFFIX + path.suffix, dir=path.parent
+            prefix=f".{path.name}.{HOST}-pid{os.getpid()}-", suffix=TEMP_SUFFIX + path.suffix, dir=path.parent
         )
     except OSError as err:
         raise DrivenetError(f"cannot write {path}: {err.strerror or err}; choose another path") from None
@@ -116,15 +118,18 @@ def terminate_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?:pid(?P<pid>\d+)-)?[a-z0-9_]{8}\.tmp(?P<suffix>\.[^./]*)?")
+TEMPORARY = re.compile(
+    r"\.(?P<name>.+)\.(?:(?:(?P<host>[A-Za-z0-9_]+)-)?pid(?P<pid>\d+)-)?[a-z0-9_]{8}\.tmp(?P<suffix>\.[^./]*)?"
+)
 _SWEPT: set[str] = set()  # folders whose stale temporaries this process has removed already
 
 
 def remove_stale_temporaries(folder: Path) -> None:
     """Remove the temporaries that killed writes left in `folder` (once per folder and process: a
     recording's folder of frames is not listed again for each frame). A temporary is stale when the
-    pid in its name no longer runs, or, named without a pid by an older drivenet, when it has been
-    untouched for STALE_SECONDS."""
+    pid in its name no longer runs on this host, or, made on another host (a shared disk: its writer
+    cannot be asked) or named without a pid by an older drivenet, when it has been untouched for
+    STALE_SECONDS."""
     key = os.path.realpath(folder)
     if key in _SWEPT:
         return
@@ -134,7 +139,8 @@ def remove_stale_temporaries(folder: Path) -> None:
             match = TEMPORARY.fullmatch(entry.name)
             if match is None or not match["name"].endswith(match["suffix"] or ""):
                 continue
-            if entry.is_file(follow_symlinks=False) and not _owner_alive(match["pid"], entry, now):
+            pid = match["pid"] if match["host"] in (HOST, None) else None
+            if entry.is_file(follow_symlinks=False) and not _owner_alive(pid, entry, now):
                 stale.append(entry.path)
     for name in stale:
         with contextlib.suppress(FileNotFoundError):  # its owner's own cleanup came first
@@ -143,7 +149,8 @@ def remove_stale_temporaries(folder: Path) -> None:
 
 
 def _owner_alive(pid: str | None, entry: os.DirEntry, now: float) -> bool:
-    """Whether the process that made a temporary may still be writing it."""
+    """Whether the process that made a temporary (`pid` on this host; None: it cannot be asked) may
+    still be writing it."""
     if pid is None:
         return now - entry.stat(follow_symlinks=False).st_mtime < STALE_SECONDS
     if int(pid) == os.getpid():

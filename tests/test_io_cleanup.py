@@ -97,6 +97,22 @@ def test_an_old_style_temporary_older_than_a_day_is_removed(tmp_path: Path) -> N
     assert not old.exists() and fresh.exists()
 
 
+def test_another_hosts_temporary_is_not_judged_by_this_hosts_processes(tmp_path: Path) -> None:
+    """On a shared disk (sweep workers on several machines), a pid that runs nowhere here may be writing
+    there: another host's temporary is removed only once it is older than a day."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    pid = int(ended.stdout)  # a process that has ended: no longer running on this host
+    theirs = tmp_path / f".spec.json.{drivenet.io.HOST}x-pid{pid}-abcd1234.tmp.json"
+    old_theirs = tmp_path / f".winner.toml.{drivenet.io.HOST}x-pid{pid}-efgh5678.tmp.toml"
+    ours = tmp_path / f".best.npz.{drivenet.io.HOST}-pid{pid}-ijkl9012.tmp.npz"
+    for path in (theirs, old_theirs, ours):
+        path.write_text("half")
+    week_ago = time.time() - 7 * 86400
+    os.utime(old_theirs, (week_ago, week_ago))
+    write_text(tmp_path / "a.txt", "new")
+    assert theirs.exists() and not old_theirs.exists() and not ours.exists()
+
+
 def test_the_file_and_its_folder_are_synced_before_and_after_the_rename(tmp_path: Path, monkeypatch) -> None:
     events: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
