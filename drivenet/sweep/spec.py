@@ -333,7 +333,7 @@ def check_apart(spec: SweepSpec) -> None:
         a_paths = a.recordings if a.kind in ON_RECORDINGS else ()
         b_paths = spec.train if b is None else b.recordings if b.kind in ON_RECORDINGS else ()
         for x, y in itertools.product(a_paths, b_paths):
-            if _overlap(Path(x), Path(y)):
+            if any(_overlap(u, v) for u, v in itertools.product(_folders(x), _folders(y))):
                 raise DrivenetError(
                     f"{spec.source}: [{a_name}] and {b_name} share the recording {max(x, y, key=len)}; "
                     f"give [{a_name}] recordings that nothing else uses"
@@ -345,6 +345,17 @@ def check_apart(spec: SweepSpec) -> None:
                     f"{spec.source}: [select] and [report] both drive {a.kind} seed {shared[0]}; "
                     "give [report] seeds that did not choose the winner"
                 )
+
+
+def _folders(path: str) -> list[Path]:
+    """Where a recording's frames lie: the folder or log itself, or for a preprocessed cache (`.npz`) the
+    folders of the frames it was made from."""
+    if not path.endswith(".npz"):
+        return [Path(path)]
+    from drivenet.data.cache import SteeringCache
+
+    frames = SteeringCache.load(path).frames["path"]
+    return [Path(folder) for folder in sorted({str(Path(f).parent) for f in frames})]
 
 
 def _overlap(a: Path, b: Path) -> bool:

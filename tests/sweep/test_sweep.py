@@ -78,6 +78,16 @@ def test_judges_that_share_data_are_refused_in_one_line(roads, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_cache_made_from_a_judged_recording_counts_as_that_recording(roads, tmp_path):
+    """Training on `val.npz`, preprocessed from the recording that selects, is judging on training data."""
+    shutil.copytree(roads / "val", tmp_path / "val")
+    shutil.copytree(roads / "test", tmp_path / "test", ignore=lambda *_: ["IMG"])
+    assert invoke("preprocess", tmp_path / "val", "--out", tmp_path / "val.npz").exit_code == 0
+    spec = write_spec(tmp_path)
+    spec.write_text(spec.read_text().replace('train = ["train"]', 'train = ["val.npz"]'))
+    one_line_error(invoke("sweep", spec, "--out", tmp_path / "o"), "[select] and train share", "val")
+
+
 def test_another_spec_in_the_same_folder_is_refused(swept, roads, tmp_path):
     for folder in ("train", "val", "test"):
         (tmp_path / folder).symlink_to(roads / folder)
