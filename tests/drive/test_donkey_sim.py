@@ -4,7 +4,6 @@ a session, the recording and the command itself. Every socket wait is bounded (T
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
 import json
@@ -20,17 +19,17 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from support.donkey_sim import SCENES, TIMEOUT_S, Connection, FakeSimulator, road_jpegs, telemetry
-from support.simulator import tiny_model
+from support.simulator import jpeg_bytes, tiny_model
 from typer.testing import CliRunner
 
 from drivenet.cli import app
 from drivenet.config import DataConfig
 from drivenet.data.readers import read_recordings
 from drivenet.drive.donkey import protocol
-from drivenet.drive.donkey.client import DonkeyClient, connect
-from drivenet.drive.udacity.pilot import Pilot
+from drivenet.drive.donkey.client import DonkeyClient, connect, donkey_pilot
 from drivenet.drive.udacity.recorder import Recorder
 from drivenet.drive.udacity.status import StatusLine
 from drivenet.errors import DrivenetError
@@ -68,7 +67,7 @@ class Session:
     ):
         self.log = io.StringIO()
         recorder = Recorder(record) if record is not None else None
-        self.pilot = Pilot(load_model(model), 10.0, StatusLine(self.log), recorder)
+        self.pilot = donkey_pilot(load_model(model), 10.0, StatusLine(self.log), recorder)
         self.client = DonkeyClient(self.pilot, scene, "the fake simulator", idle_s)
         self.interrupt, self.press_ctrl_c = os.pipe()
 
@@ -149,16 +148,8 @@ def test_controls_are_strings_in_range_and_a_negative_throttle_brakes() -> None:
     sent = [json.loads(protocol.control(s, t)) for s, t in [(0.5, -0.3), (-2.0, 1.7), (0.25, 0.4)]]
     assert [numbers(c) for c in sent] == [(0.5, 0.0, 0.3), (-1.0, 1.0, 0.0), (0.25, 0.4, 0.0)]
     assert all(c["msg_type"] == "control" and isinstance(c["brake"], str) for c in sent)
-
-
-def test_frames_other_than_small_jpeg_or_png_are_refused_before_decoding(jpegs) -> None:
-    def problem(data: bytes) -> str | None:
-        return protocol.frame_problem(base64.b64encode(data).decode())
-
-    assert problem(jpegs[0]) is None
-    assert problem(DDS) is not None
-    assert "5000x5000" in problem(png_header(5000, 5000))  # the reason names the size
-    assert problem(png_header(320, 240)) is None  # a configured camera's size passes
+    for zero in (0.0, -0.0):  # no negative zero, which the simulator would read as it is
+        assert b"-" not in protocol.control(zero, zero)
 
 
 # ---- a session against the fake simulator
@@ -240,14 +231,29 @@ def test_every_telemetry_is_answered_whatever_it_holds(model, jpegs) -> None:
     session = Session(model)
     session.run(script)
     assert len(coasting) == len(bad) and len(controls) == 2
-    assert [numbers(c)[:2] for c in coasting[:2]] == [(0.0, 0.0)] * 2  # refused frames: the car coasts
+    assert numbers(controls[0])[0] != 0  # the frame before them steered ...
+    assert [numbers(coasting[i])[:2] for i in (0, 1, 2, 3, 5)] == [(0.0, 0.0)] * 5  # ... no picture: 0, 0
     assert all(numbers(c)[1] == 0 for c in coasting)  # no frame or no speed: no throttle
     summary = session.summary
-    for counted in ("image refused before decoding x2", "no image x1", "image is not base64 x1",
-                    "speed is not a number x1", "message over 1 MiB x1", "message has no msg_type x1",
-                    "unknown msg_type x1", f"served {len(bad) + 2} frames"):  # fmt: skip
+    for counted in ("image is not a picture x2", "image has too many pixels x1", "no image x1",
+                    "image is not base64 x1", "speed is not a number x1", "message over 1 MiB x1",
+                    "message has no msg_type x1", "unknown msg_type x1",
+                    f"served {len(bad) + 2} frames"):  # fmt: skip
         assert counted in summary
-    assert session.log.getvalue().count("image refused") == 1  # shown once, counted in the summary
+    assert session.log.getvalue().count("image is not a picture") == 1  # shown once, counted
+
+
+def test_frames_over_the_donkey_cameras_limit_are_refused_and_a_configured_camera_passes(model) -> None:
+    over, fits = (jpeg_bytes(np.full((h, w, 3), 90, np.uint8)) for w, h in [(800, 600), (640, 480)])
+
+    def script(sim: Connection) -> None:  # 800x600 is under the Udacity bridge's limit, over Donkey's
+        controls.extend(sim.drive([over, fits]))
+
+    controls: list[dict[str, str]] = []
+    session = Session(model)
+    session.run(script)
+    assert numbers(controls[0])[:2] == (0.0, 0.0) and numbers(controls[1])[1] > 0
+    assert "bad telemetry, each answered: image has too many pixels x1" in session.summary.splitlines()
 
 
 def test_a_failure_inside_drivenet_coasts_and_is_counted(model, jpegs, monkeypatch) -> None:

@@ -129,9 +129,7 @@ def test_idle_connections_time_out_and_cannot_lock_the_simulator_out(models):
             assert sim.reply()[0] == "steer"
             assert sim.send(telemetry(models["frames"][0].read_bytes()))[0] == "steer"
         late = idle.enter_context(socket.create_connection(("127.0.0.1", served.port), TIMEOUT_S))
-        start = time.monotonic()
         assert closed_by_server(late, within_s=server.REQUEST_WAIT_S + TIMEOUT_S / 2)
-        assert time.monotonic() - start >= server.REQUEST_WAIT_S / 2  # by its timeout, not at once
     refused = f"refused: an idle connection, closed for a new one ({server.CONNECTION_CAP} connections open)"
     assert served.stderr.count(refused) == 1  # shown once ...
     assert "refused: an idle connection" in served.stdout  # ... counted in the summary
@@ -172,6 +170,74 @@ def test_a_message_over_the_cap_ends_its_connection_and_the_server_goes_on(model
             sim.reply()
             assert sim.send(telemetry(models["frames"][0].read_bytes()))[0] == "steer"
     assert f"refused: message over {server.MAX_MESSAGE_BYTES:,} bytes" in served.stderr
+
+
+def pinged(ws: websocket.WebSocket) -> bool:
+    """Whether an Engine.IO 3 ping ('2', all an idle client needs to send) is answered with a pong."""
+    ws.send("2")
+    return ws.recv() == "3"
+
+
+def test_websockets_that_only_ping_cannot_lock_the_simulator_out(models):
+    frame = telemetry(models["frames"][0].read_bytes())
+    with Served(models["single"]) as served, contextlib.ExitStack() as held:
+        idle = [
+            held.enter_context(contextlib.closing(opened_websocket(served.port)))
+            for _ in range(server.CONNECTION_CAP)
+        ]
+        for _ in range(2):  # past the time a connection may go without telemetry, pinging all along
+            time.sleep(server.TELEMETRY_WAIT_S / 2 + 0.5)
+            assert all(pinged(ws) for ws in idle)
+        with Simulator(served.port) as sim:  # the oldest idle WebSocket makes room for it
+            assert sim.reply()[0] == "steer"
+            assert sim.send(frame)[0] == "steer"
+            assert ends(idle[0])
+            late = held.enter_context(contextlib.closing(opened_websocket(served.port)))
+            assert pinged(late)  # let in: it closed the next idle one, not the simulator's, which drives on
+            assert ends(idle[1])
+            assert sim.send(frame)[0] == "steer"
+    refused = f"refused: an idle connection, closed for a new one ({server.CONNECTION_CAP} connections open)"
+    assert served.stderr.count(refused) == 1  # shown once ...
+    assert "an idle connection, closed for a new one (64 connections open) x2" in served.stdout
+    assert "refused: a new connection" not in served.stderr
+
+
+class Connection:
+    """A client connection as the gate sees it: open until shut down or closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def fileno(self) -> int:
+        return -1 if self.closed else 7
+
+    def shutdown(self, how: int) -> None:
+        self.closed = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_gate_closes_the_connection_quiet_the_longest_and_refuses_one_when_none_is_idle():
+    a, b, c, d = (Connection() for _ in range(4))
+    arrivals = [(0.0, a), (1.0, b), (3.0, c), (6.5, d)]  # (when, connection), all answered (WebSockets)
+    now = [0.0]
+
+    class Listener:
+        def accept(self) -> tuple[Connection, tuple[str, int]]:
+            now[0], connection = arrivals.pop(0)
+            return connection, ("192.168.1.7", 40000 + len(arrivals))
+
+    refused: list[str] = []
+    busy = {a, b, c, d}
+    gate = server.ConnectionGate(Listener(), 2, busy, refused.append, quiet_s=5.0, clock=lambda: now[0])
+    assert [gate.accept()[0] for _ in range(2)] == [a, b]
+    now[0] = 2.0
+    gate.heard(a)  # a sends telemetry; b only pings
+    assert gate.accept()[0] is d  # c, at 3.0, found none idle; at 6.5, b had been quiet for 5.5 s
+    assert (a.closed, b.closed, c.closed, d.closed) == (False, True, True, False)
+    assert refused == ["a new connection (2 connections open, none idle)",
+                       "an idle connection, closed for a new one (2 connections open)"]  # fmt: skip
 
 
 def test_a_failure_inside_drivenet_is_answered_by_coasting_shown_once_and_counted(models):

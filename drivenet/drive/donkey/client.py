@@ -18,8 +18,11 @@ from typing import Any
 
 from drivenet.drive.donkey import protocol
 from drivenet.drive.udacity.pilot import Pilot
+from drivenet.drive.udacity.recorder import Recorder
 from drivenet.drive.udacity.server import interrupt_pipe
+from drivenet.drive.udacity.status import StatusLine
 from drivenet.errors import DrivenetError, printable
+from drivenet.model.steering_model import SteeringModel
 
 CONNECT_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 30.0  # a loading scene is silent for a few seconds; a running one sends ~20 frames/s
@@ -154,10 +157,6 @@ class DonkeyClient:
         start = self.pilot.clock()
         problems = self.pilot.stats.problems
         try:
-            refused = protocol.frame_problem(message.get("image"))
-            if refused is not None:
-                self.note(problems, "image refused before decoding", f"image refused: {refused}")
-                return self.coast(start)
             reply = self.pilot.telemetry(protocol.udacity_view(message))
             steering, throttle = (float(reply.data[name]) for name in ("steering_angle", "throttle"))
         except Exception as err:  # the frame is answered whatever failed: the car coasts
@@ -215,12 +214,16 @@ class DonkeyClient:
         return None
 
 
+def donkey_pilot(model: SteeringModel, speed: float, status: StatusLine, recorder: Recorder | None) -> Pilot:
+    """The Udacity bridge's pilot set for the Donkey simulator: frames of at most MAX_FRAME_PIXELS, and a
+    frame that cannot be used answered with steering 0, throttle 0."""
+    return Pilot(model, speed, status, recorder, frame_pixels=protocol.MAX_FRAME_PIXELS, hold_steering=False)
+
+
 def serve(
     model: Path, host: str, port: int, scene: str | None, speed: float, record: Path | None, force: bool
 ) -> str:
     """Drive the simulator at host:port with the checkpoint `model` until it ends; the summary."""
-    from drivenet.drive.udacity.recorder import Recorder
-    from drivenet.drive.udacity.status import StatusLine
     from drivenet.io import check_output_dir
     from drivenet.model.checkpoint import load_model
 
@@ -230,7 +233,7 @@ def serve(
     status = StatusLine()
     with contextlib.closing(connect(host, port)) as sock:
         recorder = Recorder(record, force, inputs=(model,)) if record is not None else None
-        pilot = Pilot(steering_model, speed, status, recorder)
+        pilot = donkey_pilot(steering_model, speed, status, recorder)
         client = DonkeyClient(pilot, scene, f"{host}:{port}")
         status.message(f"connected to {host}:{port}; Ctrl-C stops")
         try:

@@ -16,20 +16,17 @@ its own pace (about 20 a second) whether or not they are answered, and reads eac
 one message, so drivenet sends one message at a time, each ending in a newline. Unity writes numbers in
 the machine's locale: a line that is not JSON is read again with `"speed":1,25,` taken as 1.25.
 Nothing read is trusted: a line is at most MAX_MESSAGE bytes (the rest is dropped unbuffered), a frame
-is checked as JPEG or PNG of at most MAX_FRAME_PIXELS from its header before it is decoded.
+is checked as JPEG or PNG of at most MAX_FRAME_PIXELS from its header before it is decoded (by the pilot's
+telemetry reader, given this limit).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
-
-from drivenet.data.images import ImageRefused, open_image
 
 PORT = 9091  # the simulator's default port
 MAX_MESSAGE = 1 << 20  # bytes in one message; a 160x120 frame's telemetry is about 10 KB
@@ -108,9 +105,9 @@ def control(steering: float, throttle: float) -> bytes:
     throttle = min(max(throttle, -1.0), 1.0)
     return encode(
         "control",
-        steering=f"{steering:.4f}",
-        throttle=f"{max(throttle, 0.0):.4f}",
-        brake=f"{max(-throttle, 0.0):.4f}",
+        steering=f"{steering + 0.0:.4f}",  # + 0.0: a negative zero is written "-0.0000"
+        throttle=f"{max(0.0, throttle) + 0.0:.4f}",
+        brake=f"{max(0.0, -throttle) + 0.0:.4f}",
     )
 
 
@@ -140,20 +137,3 @@ def udacity_view(message: Mapping[str, Any]) -> dict[str, Any]:
             if math.isfinite(mps):
                 view["speed"] = mps * MPH_PER_MPS
     return view
-
-
-def frame_problem(image: Any) -> str | None:
-    """Why the telemetry's frame is refused before decoding (another format, or more than
-    MAX_FRAME_PIXELS by its header), or None; a frame that is missing or not base64 is left to the pilot
-    to name."""
-    if not isinstance(image, str):
-        return None
-    try:
-        encoded = base64.b64decode(image, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    try:
-        with open_image(encoded, MAX_FRAME_PIXELS):
-            return None
-    except ImageRefused as err:
-        return str(err)

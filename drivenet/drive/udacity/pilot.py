@@ -4,9 +4,10 @@ Protocol (independent of the transport): on connect the car gets a zero command;
 a camera frame gets `steer` {steering_angle, throttle} as strings, steering from the model (its own
 preprocessing, earlier frames for a motion model) and throttle from a PI controller; an empty message
 means the user drives by hand and gets `manual` {}. Broken messages are answered too: without a readable
-frame, the last steering and throttle 0 (coasting); without a usable speed, throttle 0. Each kind of
-problem is shown once and counted, and so is any error inside drivenet while answering (the car coasts: the
-simulator sends its next frame only after a reply, so an unanswered one would stop it for good).
+frame, throttle 0 (coasting) and the last steering, or steering 0 where the pilot is made so (the Donkey
+bridge); without a usable speed, throttle 0. Each kind of problem is shown once and counted, and so is any
+error inside drivenet while answering (the car coasts the same way: the simulator sends its next frame
+only after a reply, so an unanswered one would stop it for good).
 
 Each connection drives its own car: its own earlier frames for a motion model, its own speed controller. A
 second simulator (or a stale connection the simulator left behind when it reconnected) cannot reset the
@@ -24,7 +25,7 @@ import numpy as np
 
 from drivenet.drive.udacity.recorder import Recorder
 from drivenet.drive.udacity.status import ServeStats, StatusLine
-from drivenet.drive.udacity.telemetry import read_telemetry
+from drivenet.drive.udacity.telemetry import FRAME_PIXELS, read_telemetry
 from drivenet.drive.udacity.throttle import SpeedController
 from drivenet.errors import DrivenetError, printable
 from drivenet.model.steering_model import SteeringModel
@@ -41,7 +42,7 @@ class Reply:
 @dataclass
 class Drive:
     """One connection's car: the speed controller, the model's driver (its earlier frames; made at the first
-    frame, where a failure is answered), the last steering sent and when the last message came."""
+    frame, where a failure is answered), the model's last steering and when the last message came."""
 
     controller: SpeedController
     steer: Callable[[np.ndarray], float] | None = None
@@ -55,7 +56,9 @@ def steer_command(steering: float, throttle: float) -> Reply:
 
 
 class Pilot:
-    """Answers the simulator for one model, each connection (named by the transport) with a car of its own."""
+    """Answers the simulator for one model, each connection (named by the transport) with a car of its own;
+    frames of over `frame_pixels` are refused undecoded, and one that cannot be used (or a failure) is
+    answered with the last steering when `hold_steering`, else with steering 0."""
 
     def __init__(
         self,
@@ -64,12 +67,16 @@ class Pilot:
         status: StatusLine,
         recorder: Recorder | None = None,
         clock: Callable[[], float] = time.monotonic,
+        frame_pixels: int = FRAME_PIXELS,
+        hold_steering: bool = True,
     ) -> None:
         self.model = model
         self.set_mph = set_mph
         self.status = status
         self.recorder = recorder
         self.clock = clock
+        self.frame_pixels = frame_pixels
+        self.hold_steering = hold_steering
         self.stats = ServeStats(started=clock())
         self.drives: dict[str, Drive] = {}
         self.recording: str | None = None  # the connection whose frames are recorded
@@ -105,10 +112,11 @@ class Pilot:
             reply, speed = self._steer(drive, data, connection, start)
         except Exception as err:  # noqa: BLE001 - an unanswered message would stop the car for good
             self._failed(err)
-            reply, speed = steer_command(drive.steering, 0.0), None
+            reply, speed = steer_command(self._coasting_steering(drive), 0.0), None
         drive.last_time = start
         now = self.clock()
-        self.stats.served(now, now - start, drive.steering, float(reply.data["throttle"]), speed)
+        sent = (float(reply.data[name]) for name in ("steering_angle", "throttle"))
+        self.stats.served(now, now - start, *sent, speed)
         self.status.show(self.stats.line(), now)
         return reply
 
@@ -129,21 +137,25 @@ class Pilot:
         return Drive(SpeedController(self.set_mph))
 
     def _steer(self, drive: Drive, data: Any, connection: str, start: float) -> tuple[Reply, float | None]:
-        message = read_telemetry(data, self.stats.warned)
+        message = read_telemetry(data, self.stats.warned, self.frame_pixels)
         for problem in message.problems:
             self._count(problem)
+        if message.frame is None:
+            return steer_command(self._coasting_steering(drive), 0.0), message.speed
+        self._check_size(message.frame)
+        drive.steer = drive.steer or self.model.driver()
+        drive.steering = float(np.clip(drive.steer(message.frame), -1.0, 1.0))
         throttle = 0.0
-        if message.frame is not None:
-            self._check_size(message.frame)
-            drive.steer = drive.steer or self.model.driver()
-            drive.steering = float(np.clip(drive.steer(message.frame), -1.0, 1.0))
-            if message.speed is not None:
-                dt = 0.0 if drive.last_time is None else start - drive.last_time
-                throttle = drive.controller.throttle(message.speed, drive.steering, dt)
+        if message.speed is not None:
+            dt = 0.0 if drive.last_time is None else start - drive.last_time
+            throttle = drive.controller.throttle(message.speed, drive.steering, dt)
         reply = steer_command(drive.steering, throttle)
         if self.recorder is not None and not message.problems:
             self._record(connection, message.jpeg, reply, message.speed)
         return reply, message.speed
+
+    def _coasting_steering(self, drive: Drive) -> float:
+        return drive.steering if self.hold_steering else 0.0
 
     def _count(self, problem: str) -> None:
         if not self.stats.problems[problem]:

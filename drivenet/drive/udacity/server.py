@@ -10,8 +10,10 @@ the server runs on eventlet's WSGI server, every handler in one green thread, on
 
 What reaches the server is bounded: a message (all its WebSocket fragments together, or a polling request)
 of over MAX_MESSAGE_BYTES closes its connection, a client must send its request within REQUEST_WAIT_S, and
-at most CONNECTION_CAP connections are open at once (one more closes the oldest idle one, or is refused
-when all are busy), so idle connections cannot lock the simulator out. Each is logged once and counted.
+at most CONNECTION_CAP connections are open at once: one more closes the idle one quiet the longest, or is
+refused when none is idle. A connection is idle between requests, and also while answered (a WebSocket, a
+long poll) once it has sent no telemetry for TELEMETRY_WAIT_S: the simulator sends frames without pause,
+so connections that only ping cannot lock it out. Each refusal is logged once and counted.
 
 Ctrl-C only writes a byte to a pipe; a green thread waiting on it stops the server between two messages.
 Python's default (KeyboardInterrupt raised wherever the main thread happens to be) would, during a frame,
@@ -25,6 +27,7 @@ import ipaddress
 import os
 import signal
 import socket
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
@@ -47,6 +50,8 @@ REQUEST_WAIT_S = 5.0  # a client sends its request as soon as it connects
 SOCKET_TIMEOUT_S = 60.0  # any other wait on a client (engineio sets its ping timeout, 60 s, on WebSockets)
 # The simulator needs one connection; eventlet's own cap (1,024, silent) let idle connections lock it out.
 CONNECTION_CAP = 64
+# without telemetry for this long a connection is idle (the simulator sends a frame once one is answered)
+TELEMETRY_WAIT_S = 5.0
 
 
 def installed_version(distribution: str) -> str | None:
@@ -133,12 +138,26 @@ def serve(pilot: Pilot, listener: object) -> None:
     def send(sid: str, reply: Reply) -> None:
         sio.emit(reply.event, data=reply.data, room=sid)
 
-    sio.on("connect", lambda sid, environ: send(sid, pilot.connect(sid)))
-    sio.on("telemetry", lambda sid, *data: send(sid, pilot.telemetry(data[0] if data else None, sid)))
-    sio.on("disconnect", lambda sid: pilot.disconnect(sid))
     connections: set[socket.socket] = set()
-    app = tracking(socketio.WSGIApp(sio), connections)
     gate = ConnectionGate(listener, CONNECTION_CAP, connections, pilot.refused)
+    sockets: dict[str, socket.socket] = {}  # each Socket.IO session's connection, from its handshake
+
+    def connected(sid: str, environ: dict[str, Any]) -> None:
+        sockets[sid] = environ["eventlet.input"].get_socket()
+        send(sid, pilot.connect(sid))
+
+    def telemetry(sid: str, *data: Any) -> None:
+        gate.heard(sockets.get(sid))
+        send(sid, pilot.telemetry(data[0] if data else None, sid))
+
+    def disconnected(sid: str) -> None:
+        sockets.pop(sid, None)
+        pilot.disconnect(sid)
+
+    sio.on("connect", connected)
+    sio.on("telemetry", telemetry)
+    sio.on("disconnect", disconnected)
+    app = tracking(socketio.WSGIApp(sio), connections)
     server = eventlet.spawn(
         wsgi.server,
         gate,
@@ -211,36 +230,52 @@ def capped_websocket(websocket_app: type, pilot: Pilot) -> type:
 class ConnectionGate:
     """The listening socket as eventlet's server sees it, letting at most `cap` client connections be open.
 
-    One more closes the oldest connection that is not in `busy` (not being answered: idle before its
-    request, or between two), or, when all are busy, is itself closed; either is told to `refused`."""
+    One more closes the idle connection quiet the longest, or, when none is idle, is itself closed; either
+    is told to `refused`. A connection is idle when it is not in `busy` (not being answered: before its
+    request, or between two), or when it was accepted, or last `heard`, `quiet_s` or more ago."""
 
     def __init__(
-        self, listener: Any, cap: int, busy: set[socket.socket], refused: Callable[[str], None]
+        self,
+        listener: Any,
+        cap: int,
+        busy: set[socket.socket],
+        refused: Callable[[str], None],
+        quiet_s: float = TELEMETRY_WAIT_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.listener = listener
         self.cap = cap
         self.busy = busy
         self.refused = refused
-        self.open: list[Any] = []  # accepted connections, oldest first
+        self.quiet_s = quiet_s
+        self.clock = clock
+        self.open: dict[Any, float] = {}  # accepted connections -> when they were accepted or last heard
 
     def accept(self) -> tuple[Any, Any]:
         """The next connection let in, as `socket.accept` gives it."""
         while True:
             connection, address = self.listener.accept()
-            self.open = [c for c in self.open if c.fileno() != -1]  # those eventlet has closed go
+            now = self.clock()
+            self.open = {c: t for c, t in self.open.items() if c.fileno() != -1}  # eventlet closed these
             if len(self.open) < self.cap:
                 break
-            idle = next((c for c in self.open if c not in self.busy), None)
-            if idle is not None:
+            idle = [c for c, t in self.open.items() if c not in self.busy or now - t >= self.quiet_s]
+            if idle:
+                quietest = min(idle, key=self.open.__getitem__)
                 self.refused(f"an idle connection, closed for a new one ({self.cap} connections open)")
                 with contextlib.suppress(OSError):
-                    idle.shutdown(socket.SHUT_RDWR)
-                self.open.remove(idle)
+                    quietest.shutdown(socket.SHUT_RDWR)
+                del self.open[quietest]
                 break
-            self.refused(f"a new connection ({self.cap} connections open, all busy)")
+            self.refused(f"a new connection ({self.cap} connections open, none idle)")
             connection.close()
-        self.open.append(connection)
+        self.open[connection] = now
         return connection, address
+
+    def heard(self, connection: Any) -> None:
+        """`connection` sent telemetry: it is not idle for another `quiet_s`."""
+        if connection in self.open:
+            self.open[connection] = self.clock()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.listener, name)

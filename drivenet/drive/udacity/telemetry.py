@@ -39,14 +39,16 @@ class Telemetry:
     problems: tuple[str, ...]
 
 
-def read_telemetry(data: Any, warned: Counter[str] | None = None) -> Telemetry:
-    """Read a telemetry message (the JSON object the simulator sent, already parsed); the image decoder's
-    warnings are counted in `warned`."""
+def read_telemetry(
+    data: Any, warned: Counter[str] | None = None, max_pixels: int = FRAME_PIXELS
+) -> Telemetry:
+    """Read a telemetry message (the JSON object the simulator sent, already parsed), its frame of at most
+    `max_pixels`; the image decoder's warnings are counted in `warned`."""
     if not isinstance(data, Mapping):
         return Telemetry(None, None, None, None, None, ("telemetry is not an object",))
     problems: list[str] = []
     numbers = {name: read_number(data, name, problems) for name in NUMBERS}
-    jpeg, frame = read_image(data.get("image"), problems, warned)
+    jpeg, frame = read_image(data.get("image"), problems, warned, max_pixels)
     return Telemetry(frame, jpeg, **numbers, problems=tuple(problems))
 
 
@@ -66,10 +68,11 @@ def read_number(data: Mapping[str, Any], name: str, problems: list[str]) -> floa
 
 
 def read_image(
-    text: Any, problems: list[str], warned: Counter[str] | None = None
+    text: Any, problems: list[str], warned: Counter[str] | None = None, max_pixels: int = FRAME_PIXELS
 ) -> tuple[bytes | None, np.ndarray | None]:
-    """(JPEG bytes, RGB frame) from a base64 JPEG or PNG of at most FRAME_PIXELS; (None, None) and a problem
-    when it cannot be read (any other format is refused unopened: see `drivenet.data.images`)."""
+    """(JPEG bytes, RGB frame) from a base64 JPEG or PNG of at most `max_pixels` (by its header, before it
+    is decoded); (None, None) and a problem when it cannot be read (any other format is refused unopened:
+    see `drivenet.data.images`)."""
     if text is None:
         problems.append("no image")
         return None, None
@@ -79,7 +82,7 @@ def read_image(
         problems.append("image is not base64")
         return None, None
     try:
-        return jpeg, read_rgb(jpeg, FRAME_PIXELS, warned)
+        return jpeg, read_rgb(jpeg, max_pixels, warned)
     except ImageTooLarge:
         problems.append("image has too many pixels")
     except ImageRefused:
