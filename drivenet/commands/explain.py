@@ -18,7 +18,7 @@ def explain(
     frames: Annotated[list[Path], typer.Argument(help="Image files, image folders or recording folders.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the pictures, maps and summary.")],
     method: Annotated[str, typer.Option("--method", help=METHOD_HELP)] = "grad",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of smoothgrad's noise.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of smoothgrad's noise (0 or more).")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty --out folder.")] = False,
     follow_links: FollowLinksOpt = False,
 ) -> None:

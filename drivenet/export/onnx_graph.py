@@ -3,9 +3,10 @@ decoded steering (and pedals) out, so that a car needs onnxruntime and nothing e
 
 Input "frame" (the default): uint8 (N, h, w, 3) RGB frames of one fixed camera size. Inside the graph,
 as `Preprocess.apply_array`: crop rows, Pillow's colour conversion and bilinear resize (exact, see
-`pillow_maps`), giving output "image" uint8 (N, H, W, C); a motion model also takes "earlier" uint8
-(N, H, W, m C), the "image" outputs of the frames g_1..g_m back (the caller keeps them). Input
-"preprocessed": "images" uint8 (N, H, W, (1 + m) C), the clips `SteeringModel.outputs` reads.
+`pillow_maps`; each export checks it on a probe frame), giving output "image" uint8 (N, H, W, C); a
+motion model also takes "earlier" uint8 (N, H, W, m C), the "image" outputs of the frames g_1..g_m back
+(the caller keeps them). Input "preprocessed": "images" uint8 (N, H, W, (1 + m) C), the clips
+`SteeringModel.outputs` reads.
 
 Then `Preprocess.to_inputs` (x = (p - mean p) / (std p + EPS), p = pixels / 255, per frame; motion
 x_0 - x_j), the network (convolutions NCHW, dense layers as Gemm), and the decoding of every target:
@@ -27,11 +28,12 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
 
 from drivenet import __version__
 from drivenet.data.transform import EPS, Preprocess
 from drivenet.errors import DrivenetError
-from drivenet.export.pillow_maps import FRACTION_BITS, ColourMap, resize_passes
+from drivenet.export.pillow_maps import FRACTION_BITS, PILLOW_VERSION, ColourMap, resize_passes
 from drivenet.io import atomic_write, check_output_file
 from drivenet.model.encoding import FIT_REACH, BumpEncoding, ClassEncoding, Encoding
 from drivenet.model.steering_model import SteeringModel
@@ -102,6 +104,24 @@ def frame_to_image(g: Graph, frame: str, preprocess: Preprocess, size: tuple[int
             columns = len(weights)
     image = g.op("Reshape", x, g.ints(-1, preprocess.channels, rows, columns))
     return g.op("Transpose", image, perm=[0, 2, 3, 1])
+
+
+def check_preprocessing(preprocess: Preprocess, size: tuple[int, int]) -> None:
+    """Refuse a camera `size` (w, h) for which the graph's preprocessing is not the installed Pillow's:
+    `frame_to_image`, run by onnx's reference evaluator on a random probe frame, must give
+    `Preprocess.apply_array`'s image byte for byte."""
+    g = Graph()
+    image = frame_to_image(g, "frame", preprocess, size)
+    frame = helper.make_tensor_value_info("frame", UINT8, [1, size[1], size[0], 3])
+    proto = assemble(g, [frame], {"image": (image, UINT8, [1, *preprocess.shape])}, "the preprocessing probe")
+    probe = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    found = ReferenceEvaluator(proto).run(None, {"frame": probe[None]})[0][0]
+    if not np.array_equal(found, preprocess.apply_array(probe)):
+        raise DrivenetError(
+            f"--size {size[0]}x{size[1]}: the graph's preprocessing (crop, {preprocess.color}, resize to "
+            f"{preprocess.width}x{preprocess.height}) differs from Pillow {PILLOW_VERSION}'s on a probe "
+            "frame; export with --input preprocessed and preprocess frames with drivenet on the car"
+        )
 
 
 def resize_pass(g: Graph, x: str, weights: np.ndarray, axis: int) -> str:
@@ -227,7 +247,7 @@ def decode_bump(g: Graph, outputs: str, encoding: BumpEncoding) -> str:
     opens down, position clipped to [c* - 1, c* + 1], steering = 2 position / (units - 1) - 1."""
     units = encoding.n_outputs
     y = g.op("Cast", outputs, to=DOUBLE)
-    templates = encoding._templates  # the decoder's own unit-norm bumps, one per unit
+    templates = encoding.templates  # the decoder's own unit-norm bumps, one per unit
     best = g.op("ArgMax", g.op("MatMul", y, g.const(templates.T, np.float64)), axis=1, keepdims=0)
     centre = g.op("Min", g.op("Max", best, g.ints(FIT_REACH)), g.ints(units - 1 - FIT_REACH))
     k = np.arange(-FIT_REACH, FIT_REACH + 1)
@@ -291,6 +311,7 @@ def export_model(
     if input_kind == "frame":
         if frame_size is None:
             raise DrivenetError("the model does not record its camera's frame size; pass --size WIDTHxHEIGHT")
+        check_preprocessing(model.preprocess, frame_size)
         inputs.append(helper.make_tensor_value_info("frame", UINT8, ["N", frame_size[1], frame_size[0], 3]))
         image = frame_to_image(g, "frame", model.preprocess, frame_size)
         outputs["image"] = (image, UINT8, ["N", height, width, channels])
@@ -303,7 +324,17 @@ def export_model(
         clips = "images"
     found = targets(g, clips, model)
     named = {name: (value, FLOAT, ["N"]) for name, value in found.items()}
-    outputs = {**named, **outputs}
+    proto = assemble(g, inputs, {**named, **outputs}, describe(model, input_kind, frame_size))
+    helper.set_model_props(proto, metadata(model, input_kind, frame_size))
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def assemble(
+    g: Graph, inputs: list[onnx.ValueInfoProto], outputs: dict[str, tuple[str, int, list[Any]]], doc: str
+) -> onnx.ModelProto:
+    """The model of graph `g` reading `inputs`, each output by name (value, element type, shape) given by
+    an Identity node, described by `doc`."""
     for name, (value, _, _) in outputs.items():
         g.nodes.append(helper.make_node("Identity", [value], [name], name=f"output_{name}"))
     graph = helper.make_graph(
@@ -313,17 +344,14 @@ def export_model(
         [helper.make_tensor_value_info(name, kind, shape) for name, (_, kind, shape) in outputs.items()],
         initializer=g.constants,
     )
-    proto = helper.make_model(
+    return helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
         ir_version=IR_VERSION,
         producer_name="drivenet",
         producer_version=__version__,
-        doc_string=describe(model, input_kind, frame_size),
+        doc_string=doc,
     )
-    helper.set_model_props(proto, metadata(model, input_kind, frame_size))
-    onnx.checker.check_model(proto, full_check=True)
-    return proto
 
 
 def metadata(model: SteeringModel, input_kind: str, frame_size: tuple[int, int] | None) -> dict[str, str]:

@@ -6,6 +6,7 @@ targets`, `decode(outputs) -> steering` (float32) and `spec()`; `encoding_from_s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,9 @@ from drivenet.nn.losses import MSELoss, SoftmaxCrossEntropy
 
 BUMP_WIDTH = 10.0  # the bump is exp(-(i - d)^2 / BUMP_WIDTH), as in ALVINN
 FIT_REACH = 2  # decoding fits the 2 * FIT_REACH + 1 outputs around the best-matching bump
+LOG_FLOOR = 1e-12  # outputs below it count as it in the fit's logarithms
+FIT_K = np.arange(-FIT_REACH, FIT_REACH + 1, dtype=np.float64)  # the fit's offsets k from its centre
+FIT_Q = FIT_K**2 - np.mean(FIT_K**2)  # q = k^2 - mean k^2, orthogonal to 1 and k
 
 
 def _steering(steering: np.ndarray) -> np.ndarray:
@@ -60,6 +64,26 @@ class ScalarEncoding:
         return {"name": "scalar", "output_activation": self.output_activation}
 
 
+@dataclass(frozen=True)
+class BumpFit:
+    """`BumpEncoding.fit` of N outputs: the fitted window's middle unit `centre` (N,), its outputs `near`
+    (N, 2R + 1) at offsets FIT_K, the parabola's `slope` b and `curvature` c (N,), its `vertex` (N,) and
+    the units `low`, `high` (N,) it is clipped to."""
+
+    centre: np.ndarray
+    near: np.ndarray
+    slope: np.ndarray
+    curvature: np.ndarray
+    vertex: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+    @property
+    def position(self) -> np.ndarray:
+        """The fitted peak d (N,): the vertex clipped to [low, high]."""
+        return np.clip(self.vertex, self.low, self.high)
+
+
 class BumpEncoding:
     """ALVINN's distributed output: `units` sigmoid units spread evenly over the steering range.
 
@@ -77,7 +101,7 @@ class BumpEncoding:
         self.n_outputs = units
         self.loss = MSELoss()
         templates = self._bumps(np.arange(units, dtype=np.float64))  # row c: the bump centred on unit c
-        self._templates = templates / np.linalg.norm(templates, axis=1, keepdims=True)
+        self.templates = templates / np.linalg.norm(templates, axis=1, keepdims=True)  # unit-norm rows
 
     def unit_of(self, steering: np.ndarray | float) -> np.ndarray | float:
         """The fractional unit position d of a steering value (0 at full left, units - 1 at full right)."""
@@ -94,20 +118,46 @@ class BumpEncoding:
     def encode(self, steering: np.ndarray) -> np.ndarray:
         return self._bumps(self.unit_of(_steering(steering))).astype(np.float32)
 
-    def decode(self, outputs: np.ndarray) -> np.ndarray:
-        outputs = np.asarray(outputs, dtype=np.float64)
-        best = np.argmax(outputs @ self._templates.T, axis=1)  # the best-matching bump (least squares)
+    def fit(self, outputs: np.ndarray) -> BumpFit:
+        """The peak of the bump in `outputs` (N, units): the best-matching template (least squares), then
+        the least-squares parabola a + b k + c k^2 through the logs l_k = log y_(centre+k), k = -R..R,
+        b = l.k / k.k and c = l.q / q.q with q = k^2 - mean k^2; its vertex centre - b / 2c (centre
+        where c >= 0) clipped to best +- 1."""
+        y = np.asarray(outputs, dtype=np.float64)
+        best = np.argmax(y @ self.templates.T, axis=1)
         centre = np.clip(best, FIT_REACH, self.n_outputs - 1 - FIT_REACH)
-        k = np.arange(-FIT_REACH, FIT_REACH + 1)
-        logs = np.log(np.maximum(np.take_along_axis(outputs, centre[:, None] + k, axis=1), 1e-12))
-        # least-squares parabola a + b k + c k^2 through the logs; its vertex -b / 2c is the bump's peak
-        slope = logs @ k / (k @ k)
-        centred = k**2 - np.mean(k**2)
-        curvature = logs @ centred / (centred @ centred)
+        k, q = FIT_K, FIT_Q
+        near = np.take_along_axis(y, centre[:, None] + k.astype(np.int64), axis=1)
+        logs = np.log(np.maximum(near, LOG_FLOOR))
+        slope, curvature = logs @ k / (k @ k), logs @ q / (q @ q)
         with np.errstate(divide="ignore", invalid="ignore"):
-            offset = np.where(curvature < 0, -slope / (2 * curvature), 0.0)
-        position = np.clip(centre + offset, np.maximum(best - 1, 0), np.minimum(best + 1, self.n_outputs - 1))
-        return self.steering_of(position).astype(np.float32)
+            vertex = centre + np.where(curvature < 0, -slope / (2 * curvature), 0.0)
+        low, high = np.maximum(best - 1, 0), np.minimum(best + 1, self.n_outputs - 1)
+        return BumpFit(centre, near, slope, curvature, vertex, low, high)
+
+    def decode(self, outputs: np.ndarray) -> np.ndarray:
+        """The steering of the fitted peak (`fit`)."""
+        return self.steering_of(self.fit(outputs).position).astype(np.float32)
+
+    def decode_gradient(self, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(S, dS/dy): the decoded steering S = 2d / (units - 1) - 1 (N,) in float64 and its derivative
+        (N, units). With d = centre - b / 2c (`fit`),
+
+            dd/dl = -k / (2c k.k) + b q / (2c^2 q.q),   dd/dy = dd/dl / y,
+
+        zero where the decode does not fit (c >= 0, a peak clipped to best +- 1, or y at the log's
+        floor); the choice of centre is piecewise constant."""
+        fit, k, q = self.fit(outputs), FIT_K, FIT_Q
+        b, c = fit.slope[:, None], fit.curvature[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d_logs = -k[None] / (2 * c * (k @ k)) + b * q[None] / (2 * c**2 * (q @ q))
+        inside = (fit.curvature < 0) & (fit.vertex > fit.low) & (fit.vertex < fit.high)
+        near = fit.near
+        d_near = np.where(inside[:, None] & (near > LOG_FLOOR), d_logs / np.maximum(near, LOG_FLOOR), 0.0)
+        grad = np.zeros(np.shape(outputs), dtype=np.float64)
+        columns = fit.centre[:, None] + k.astype(np.int64)
+        np.put_along_axis(grad, columns, d_near * 2.0 / (self.n_outputs - 1), axis=1)
+        return self.steering_of(fit.position), grad
 
     def spec(self) -> dict[str, Any]:
         return {"name": "bump", "units": self.n_outputs}

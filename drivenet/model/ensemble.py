@@ -43,9 +43,12 @@ class EnsembleModel(SteeringModel):
     members: tuple[SteeringModel, ...] = ()
 
     @classmethod
-    def of(cls, members: Sequence[SteeringModel], names: Sequence[str]) -> EnsembleModel:
-        """The ensemble of `members` (named by `names` in errors); DrivenetError when one reads other
-        inputs or gives other outputs than the first."""
+    def of(
+        cls, members: Sequence[SteeringModel], names: Sequence[str], sources: Sequence[str] | None = None
+    ) -> EnsembleModel:
+        """The ensemble of `members` (named by `names` in errors), made from the checkpoint files
+        `sources` (`names` when not given); DrivenetError when one reads other inputs or gives other
+        outputs than the first."""
         if len(members) < 2:
             raise DrivenetError(f"an ensemble needs at least 2 models, got {len(members)}; pass more")
         first = members[0]
@@ -66,7 +69,7 @@ class EnsembleModel(SteeringModel):
             means = [m.meta.get(f"train_mean_{target}") for m in members]
             if all(value is not None for value in means):
                 meta[f"train_mean_{target}"] = float(np.mean(means))
-        meta["members"] = list(names)
+        meta["sources"] = list(names if sources is None else sources)
         return cls(
             first.net, first.encoding, first.preprocess, meta, first.motion_gaps, False, first.targets,
             tuple(members),
@@ -76,7 +79,7 @@ class EnsembleModel(SteeringModel):
         """Refused: an ensemble has one network per member, and `purpose` reads one network's weights."""
         raise DrivenetError(
             f"{purpose} works on one network, and this model is an ensemble of {len(self.members)}; "
-            f"pass one of its members ({', '.join(map(str, self.meta.get('members', [])))})"
+            f"pass one of the checkpoints it was made from ({', '.join(self.meta['sources'])})"
         )
 
     def outputs(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -85,18 +88,27 @@ class EnsembleModel(SteeringModel):
 
     def predict_targets(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Each target's members' mean decoded prediction, float32 (N,)."""
-        each = [m.predict_targets(images) for m in self.members]
-        return {name: np.mean([p[name] for p in each], axis=0, dtype=np.float32) for name in self.targets}
+        return self.mean_read(images)[1]
 
     def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(outputs, steering) as `SteeringModel.read` gives them: the mean steering, and the members'
         mean activations whose pedal units are set to the mean pedals, so they decode to them."""
-        predicted = self.predict_targets(images)
-        outputs = self.outputs(images)
+        outputs, predicted = self.mean_read(images)
         heads = self.heads
         for j, pedal in enumerate(self.pedals):
             outputs[:, heads.encoding.n_outputs + j] = heads.lo + predicted[pedal] * (heads.hi - heads.lo)
         return outputs, predicted["steering"]
+
+    def mean_read(self, images: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The members' mean raw activations float32 (N, n) and each target's members' mean decoded
+        prediction float32 (N,), each member run once on the clips."""
+        activations, each = [], []
+        for member in self.members:
+            outputs, steering = member.read(images)
+            activations.append(outputs)
+            each.append({"steering": steering, **member.heads.decode_pedals(outputs)})
+        mean = {name: np.mean([p[name] for p in each], axis=0, dtype=np.float32) for name in self.targets}
+        return np.mean(activations, axis=0, dtype=np.float32), mean
 
 
 def save_ensemble(paths: Sequence[str | Path], out: str | Path) -> Path:
@@ -127,4 +139,8 @@ def load_ensemble(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[st
         own = {n[len(prefix) :]: a for n, a in arrays.items() if n.startswith(prefix)}
         names.append(f"{path} (member {k})")
         members.append(load_checkpoint(names[-1], (own, header))[0])
-    return EnsembleModel.of(members, names)
+    sources = meta.get("sources")
+    named = isinstance(sources, list) and len(sources) == len(names)
+    if not (named and all(isinstance(source, str) for source in sources)):
+        raise DrivenetError(f"{path}: corrupt ensemble metadata (no list of its sources); re-create it")
+    return EnsembleModel.of(members, names, sources)

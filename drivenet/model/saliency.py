@@ -10,9 +10,9 @@ steering decoding. Backward, with g = dS/d(inputs) from the network's own backwa
 
 D the image's pixel count and gx = dS/dx of that image. S is the decoded steering: a scalar output's
 value (its clip to [-1, 1] taken as the identity, so a saturated output still shows what pushes it);
-the bump fit's peak (`bump_steering_gradient`); for the classes encoding, whose argmax decoding is flat,
-the expected steering magnitude (P(right) - P(left)) under the softmax. With mirror averaging S(p) =
-(f(p) - f(mirror p)) / 2, and so dS/dp = (f'(p) - mirror f'(mirror p)) / 2.
+the bump fit's peak (`BumpEncoding.decode_gradient`); for the classes encoding, whose argmax decoding
+is flat, the expected steering magnitude (P(right) - P(left)) under the softmax. With mirror averaging
+S(p) = (f(p) - f(mirror p)) / 2, and so dS/dp = (f'(p) - mirror f'(mirror p)) / 2.
 
 A map is (H, W) per clip: the frame's map is its pixels' gradient, the motion map that of the earlier
 frames' pixels (which the network reads only through the motion channels), each summed in absolute
@@ -30,7 +30,7 @@ import numpy as np
 
 from drivenet.data.transform import EPS, Preprocess
 from drivenet.errors import DrivenetError
-from drivenet.model.encoding import FIT_REACH, BumpEncoding, ClassEncoding, Encoding, ScalarEncoding
+from drivenet.model.encoding import BumpEncoding, ClassEncoding, Encoding, ScalarEncoding
 from drivenet.model.steering_model import SteeringModel
 from drivenet.nn.visualbackprop import visual_backprop
 
@@ -65,7 +65,7 @@ def steering_value_and_gradient(encoding: Encoding, outputs: np.ndarray) -> tupl
     if isinstance(encoding, ScalarEncoding):
         return y[:, 0].copy(), np.ones_like(y)
     if isinstance(encoding, BumpEncoding):
-        return bump_steering_gradient(encoding, y)
+        return encoding.decode_gradient(y)
     assert isinstance(encoding, ClassEncoding)
     e = np.exp(y - y.max(axis=1, keepdims=True))
     prob = e / e.sum(axis=1, keepdims=True)
@@ -73,37 +73,6 @@ def steering_value_and_gradient(encoding: Encoding, outputs: np.ndarray) -> tupl
     # d P_k / d y_i = P_k (delta_ki - P_i)
     weights = np.array([-encoding.magnitude, 0.0, encoding.magnitude])
     return value, prob * (weights[None, :] - value[:, None])
-
-
-def bump_steering_gradient(encoding: BumpEncoding, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`BumpEncoding.decode` and its derivative. The peak d = centre - b / 2c of the parabola fitted to
-    the logs l_k = log y_(centre+k), k = -R..R: b = l.k / k.k, c = l.q / q.q with q = k^2 - mean k^2, so
-
-        dd/dl = -k / (2c k.k) + b q / (2c^2 q.q),   dd/dy = dd/dl / y,
-
-    zero where the decode does not fit (c >= 0, a peak clipped to best +- 1, or y at the log's floor);
-    the choice of centre is piecewise constant. S = 2d / (units - 1) - 1."""
-    grad = np.zeros_like(y)
-    best = np.argmax(y @ encoding._templates.T, axis=1)
-    centre = np.clip(best, FIT_REACH, encoding.n_outputs - 1 - FIT_REACH)
-    k = np.arange(-FIT_REACH, FIT_REACH + 1, dtype=np.float64)
-    q = k**2 - np.mean(k**2)
-    columns = centre[:, None] + k.astype(np.int64)
-    near = np.take_along_axis(y, columns, axis=1)
-    logs = np.log(np.maximum(near, 1e-12))
-    slope, curvature = logs @ k / (k @ k), logs @ q / (q @ q)
-    fits = curvature < 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        position = centre + np.where(fits, -slope / (2 * curvature), 0.0)
-        d_logs = -k[None] / (2 * curvature[:, None] * (k @ k)) + (
-            slope[:, None] * q[None] / (2 * curvature[:, None] ** 2 * (q @ q))
-        )
-    low, high = np.maximum(best - 1, 0), np.minimum(best + 1, encoding.n_outputs - 1)
-    inside = fits & (position > low) & (position < high)
-    d_near = np.where(inside[:, None] & (near > 1e-12), d_logs / np.maximum(near, 1e-12), 0.0)
-    np.put_along_axis(grad, columns, d_near * 2.0 / (encoding.n_outputs - 1), axis=1)
-    value = np.clip(position, low, high) * 2.0 / (encoding.n_outputs - 1) - 1.0
-    return value, grad
 
 
 def standardised(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from drivenet.model.steering_model import ClipStream, SteeringModel
 from drivenet.viz import overlay, saliency_overlay
 
 CHUNK = 256  # frames decoded at a time
+CHUNK_BYTES = 256 * 2**20  # raw frames kept at a time for drawing on (a 640x480 camera's 290 frames)
 
 
 @dataclass(frozen=True)
@@ -81,47 +82,84 @@ def collect_samples(paths: Sequence[str | Path], data: DataConfig) -> list[Sampl
     return samples
 
 
-def read_frame(path: Path) -> np.ndarray | str:
-    """A JPEG or PNG file as uint8 (h, w, 3) RGB, or the reason it cannot be read. Another format, or an
+FORMAT_REMEDY = "pass JPEG or PNG camera frames"
+
+
+class Unread(NamedTuple):
+    """Why an image cannot be read, and what to pass instead when the decoder refused it (its format,
+    size or contents); None when the reason says what to do (a refused link) or nothing will help."""
+
+    reason: str
+    remedy: str | None = None
+
+
+def read_frame(path: Path) -> np.ndarray | Unread:
+    """A JPEG or PNG file as uint8 (h, w, 3) RGB, or why it cannot be read. Another format, or an
     image with more pixels than a camera frame has, is refused before it is decoded (`read_rgb`); its
     decoder's warnings are counted in `drivenet.data.images.WARNED`, not printed."""
     try:
         return read_rgb(path)
     except ImageRefused as err:
-        return str(err)
+        return Unread(str(err), FORMAT_REMEDY)
     except OSError as err:
-        return f"cannot read this image ({err.strerror or err})"
+        return Unread(f"cannot read this image ({err.strerror or err})")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive readable samples, the clips the model reads of them, and their raw RGB frames when
+    they are kept (to draw on), else ()."""
+
+    samples: tuple[Sample, ...]
+    clips: np.ndarray
+    frames: tuple[np.ndarray, ...] = ()
 
 
 def read_chunks(
-    model: SteeringModel, samples: Sequence[Sample], skipped: list[tuple[Path, str]] | None = None
-) -> Iterator[tuple[tuple[Sample, ...], tuple[np.ndarray, ...], np.ndarray]]:
-    """(samples, raw RGB frames, the clips the model reads) of the readable samples, CHUNK at a time; a
-    motion model reads the samples as consecutive frames, each with the ones before it.
+    model: SteeringModel,
+    samples: Sequence[Sample],
+    skipped: list[tuple[Path, str]] | None = None,
+    keep_frames: bool = False,
+) -> Iterator[Chunk]:
+    """The readable samples in chunks of at most CHUNK; a motion model reads them as consecutive frames,
+    each with the ones before it. Each frame is preprocessed as soon as it is decoded; with
+    `keep_frames` its raw frame is kept too, and a chunk ends once its raw frames hold CHUNK_BYTES, so
+    at most CHUNK_BYTES plus one frame are held (a frame has at most `MAX_PIXELS` x 3 bytes).
 
     Unreadable images are left out and appended to `skipped` as (path, reason); DrivenetError when
     none can be read."""
     stream = ClipStream(model)
-    unread: list[tuple[Path, str]] = []
-    for start in range(0, len(samples), CHUNK):
-        read = [
-            (s, read_frame(s.path) if s.refused is None else f"refused: {s.refused}")
-            for s in samples[start : start + CHUNK]
-        ]
-        bad = [(s.path, frame) for s, frame in read if isinstance(frame, str)]
-        unread += bad
-        if skipped is not None:
-            skipped += bad
-        readable = [(s, frame) for s, frame in read if not isinstance(frame, str)]
-        if readable:
-            chunk, frames = zip(*readable, strict=True)
-            yield chunk, frames, stream.clips(model.images_from_frames(frames))
+    unread: list[tuple[Path, Unread]] = []
+    taken: list[tuple[Sample, np.ndarray]] = []  # (sample, preprocessed image)
+    kept: list[np.ndarray] = []  # their raw frames, with `keep_frames`
+    for sample in samples:
+        frame = read_frame(sample.path) if sample.refused is None else Unread(f"refused: {sample.refused}")
+        if isinstance(frame, Unread):
+            unread.append((sample.path, frame))
+            if skipped is not None:
+                skipped.append((sample.path, frame.reason))
+            continue
+        taken.append((sample, model.preprocess.apply_array(frame)))
+        if keep_frames:
+            kept.append(frame)
+        if len(taken) == CHUNK or sum(f.nbytes for f in kept) >= CHUNK_BYTES:
+            yield chunk_of(stream, taken, kept)
+            taken, kept = [], []
+    if taken:
+        yield chunk_of(stream, taken, kept)
     if unread and len(unread) == len(samples):
-        path, reason = unread[0]
+        path, why = unread[0]
         raise DrivenetError(
-            f"none of the {len(samples)} images could be read; first: {path}: {reason}; "
-            "pass JPEG or PNG camera frames"
+            f"none of the {len(samples)} images could be read; first: {path}: {why.reason}"
+            + (f"; {why.remedy}" if why.remedy else "")
         )
+
+
+def chunk_of(stream: ClipStream, taken: list[tuple[Sample, np.ndarray]], kept: list[np.ndarray]) -> Chunk:
+    """The Chunk of (sample, preprocessed image) pairs, read as the next images of `stream`, and the raw
+    frames `kept` of them."""
+    chunk, images = zip(*taken, strict=True)
+    return Chunk(chunk, stream.clips(np.stack(images)), tuple(kept))
 
 
 def predict_samples(
@@ -145,12 +183,12 @@ def predict_samples(
     none can be read."""
     bump = isinstance(model.encoding, BumpEncoding)
     used: set[str] = set()
-    for chunk, frames, clips in read_chunks(model, samples, skipped):
-        outputs, steering = model.read(clips)
+    for chunk in read_chunks(model, samples, skipped, keep_frames=overlay_dir is not None):
+        outputs, steering = model.read(chunk.clips)
         pedals = model.heads.decode_pedals(outputs)
         activations = model.heads.steering_outputs(outputs)
-        maps = explain_clips(model, clips, saliency, seed) if saliency is not None else None
-        for k, (sample, frame, value) in enumerate(zip(chunk, frames, steering, strict=True)):
+        maps = explain_clips(model, chunk.clips, saliency, seed) if saliency is not None else None
+        for k, (sample, value) in enumerate(zip(chunk.samples, steering, strict=True)):
             result: dict[str, Any] = {
                 "path": str(sample.path),
                 "steering": float(value),
@@ -162,7 +200,7 @@ def predict_samples(
             if bump:
                 result["activations"] = [round(float(a), 4) for a in activations[k]]
             if overlay_dir is not None:
-                name = _unique_name(sample.path, used)
+                frame, name = chunk.frames[k], _unique_name(sample.path, used)
                 if maps is None:
                     picture = overlay(frame, float(value), sample.true, band)
                 else:

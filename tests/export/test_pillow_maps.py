@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from support.exported import asymmetric_frame
 
-from drivenet.export.pillow_maps import FRACTION_BITS, ColourMap, resize_passes
+from drivenet.export.pillow_maps import FRACTION_BITS, PILLOW_MAJOR, ColourMap, height_first, resize_passes
 
 MODES = {"gray": "L", "yuv": "YCbCr"}
 
@@ -16,6 +16,12 @@ def convert(colour: ColourMap, rgb: np.ndarray) -> np.ndarray:
     """The table conversion of the module docstring, in numpy."""
     total = sum(colour.tables[c][rgb[..., c]] for c in range(3))
     return (np.floor((total + colour.bias) / 2.0**colour.shift) + colour.offset).astype(np.uint8)
+
+
+def pillow_resize(image: np.ndarray, out: tuple[int, int]) -> np.ndarray:
+    """Pillow's bilinear resize of uint8 (h, w, C), C = 1 or 3, to (W, H) `out`: (H, W, C)."""
+    pillow = Image.fromarray(image if image.shape[2] == 3 else image[..., 0])
+    return np.asarray(pillow.resize(out, Image.Resampling.BILINEAR)).reshape(out[1], out[0], -1)
 
 
 def resize(image: np.ndarray, passes: list[tuple[int, np.ndarray]]) -> np.ndarray:
@@ -48,10 +54,13 @@ def test_the_tables_are_not_plain_rounding():
 @pytest.mark.parametrize(
     "size, out",
     [
-        ((320, 88), (100, 33)),  # PilotNet's: both sides shrink, the width pass first
+        ((320, 88), (100, 33)),  # PilotNet's at 320x160 frames: both sides shrink, the width pass first
+        ((160, 60), (100, 33)),  # PilotNet's at Donkey's 160x120 frames: still the width pass first
+        ((100, 100), (50, 40)),
+        ((100, 90), (20, 100)),
         ((320, 112), (32, 30)),
         ((160, 120), (160, 60)),  # the height alone
-        ((320, 160), (400, 50)),  # wider but flatter: the height pass first
+        ((320, 160), (400, 50)),  # wider but flatter: the height pass first (Pillow 13)
         ((48, 36), (16, 12)),
         ((40, 30), (100, 90)),  # both grow
     ],
@@ -59,16 +68,37 @@ def test_the_tables_are_not_plain_rounding():
 def test_the_resize_passes_give_pillows_bilinear_resize(size, out):
     rng = np.random.default_rng(1)
     for image in (asymmetric_frame(*size), rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)):
-        pillow = np.asarray(Image.fromarray(image).resize(out, Image.Resampling.BILINEAR))
-        np.testing.assert_array_equal(resize(image, resize_passes(size, out)), pillow)
+        np.testing.assert_array_equal(resize(image, resize_passes(size, out)), pillow_resize(image, out))
 
 
-def test_the_pass_order_matters():
-    """The check above can fail: for 320x160 -> 400x50 the width pass first is off by one level here and
-    there, which is why Pillow's order is kept."""
-    image = asymmetric_frame(320, 160)
-    pillow = np.asarray(Image.fromarray(image).resize((400, 50), Image.Resampling.BILINEAR))
-    passes = resize_passes((320, 160), (400, 50))
-    assert [axis for axis, _ in passes] == [1, 2]
-    np.testing.assert_array_equal(resize(image, passes), pillow)
-    assert np.abs(resize(image, passes[::-1]).astype(int) - pillow).max() == 1
+def test_the_resize_passes_give_pillows_resize_for_random_sizes():
+    """A sweep of (source, target) sizes, a third of them within a pixel of the order's threshold
+    h - H = 2 (w - W), each on a random colour image and a random gray one."""
+    rng = np.random.default_rng(2)
+    pairs = [tuple(rng.integers(2, 130, 4)) for _ in range(200)]
+    for _ in range(100):
+        w, width, h = rng.integers(2, 90, 3)
+        pairs.append((w, h + 180, width, h + 180 - 2 * (w - width) + rng.integers(-1, 2)))
+    for w, h, width, height in pairs:
+        size, out = (int(w), int(h)), (int(width), int(height))
+        for channels in (3, 1):
+            image = rng.integers(0, 256, (h, w, channels), dtype=np.uint8)
+            np.testing.assert_array_equal(resize(image, resize_passes(size, out)), pillow_resize(image, out))
+
+
+@pytest.mark.parametrize(
+    "size, out", [((160, 60), (100, 33)), ((100, 90), (20, 100)), ((320, 160), (400, 50))]
+)
+def test_the_pass_order_matters(size, out):
+    """The checks above can fail: the other pass order is off by one level here and there, which is why
+    Pillow's order is kept."""
+    image = asymmetric_frame(*size)
+    passes = resize_passes(size, out)
+    assert [axis for axis, _ in passes] == ([1, 2] if out == (400, 50) and PILLOW_MAJOR >= 13 else [2, 1])
+    np.testing.assert_array_equal(resize(image, passes), pillow_resize(image, out))
+    assert np.abs(resize(image, passes[::-1]).astype(int) - pillow_resize(image, out)).max() == 1
+
+
+def test_pillow_before_13_always_runs_the_width_pass_first():
+    assert height_first((320, 160), (400, 50)) == (PILLOW_MAJOR >= 13)
+    assert not height_first((320, 160), (400, 50), pillow_major=12)

@@ -52,6 +52,23 @@ def test_bump_decodes_the_ends_of_the_range():
     np.testing.assert_allclose(bump.decode(bump.encode(np.array([-1.0, 1.0]))), [-1.0, 1.0], atol=1e-6)
 
 
+def test_the_bump_decode_gradient_is_the_derivative_of_the_decoded_steering():
+    bump = BumpEncoding(units=15)
+    rng = np.random.default_rng(2)
+    steering = rng.uniform(-0.8, 0.8, size=6)
+    outputs = np.clip(bump.encode(steering) + rng.normal(0, 0.02, size=(6, 15)), 0.01, 1).astype(np.float64)
+    value, grad = bump.decode_gradient(outputs)
+    np.testing.assert_allclose(value, bump.decode(outputs), atol=1e-6)
+    step, numeric = 1e-6, np.zeros_like(outputs)
+    for unit in range(15):
+        moved = np.zeros_like(outputs)
+        moved[:, unit] = step
+        up, down = (bump.decode_gradient(outputs + sign * moved)[0] for sign in (1, -1))
+        numeric[:, unit] = (up - down) / (2 * step)
+    assert np.abs(grad).max() > 0.01  # the fitted units move the steering
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-6)
+
+
 def test_classes_split_at_the_straight_band_and_decode_to_the_magnitude():
     classes = ClassEncoding(straight_band=0.1, magnitude=0.4)
     np.testing.assert_array_equal(classes.encode(np.array([-0.5, -0.1, 0.0, 0.1, 0.11])), [0, 1, 1, 1, 2])

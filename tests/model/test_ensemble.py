@@ -69,6 +69,27 @@ def test_the_ensemble_is_the_mean_of_its_members(members, tmp_path):
     np.testing.assert_allclose([c.brake for c in live], predicted["brake"], atol=1e-6)
 
 
+def test_reading_an_ensemble_runs_each_member_once(members, tmp_path, monkeypatch):
+    assert invoke("ensemble", *members, "--out", tmp_path / "e.npz").exit_code == 0
+    ensemble = load_model(tmp_path / "e.npz")
+    clips = ensemble.clips(ensemble.images_from_frames(frames(4)))
+    runs: list[int] = []
+
+    def counted(k, outputs):
+        def run(images, batch_size=256):
+            runs.append(k)
+            return outputs(images, batch_size)
+
+        return run
+
+    for k, one in enumerate(ensemble.members):
+        monkeypatch.setattr(one, "outputs", counted(k, one.outputs))
+    for read in (ensemble.read, ensemble.predict_targets):
+        runs.clear()
+        read(clips)
+        assert sorted(runs) == [0, 1, 2, 2], runs  # member c mirror-averages: it reads the mirrored clips too
+
+
 def test_an_ensemble_drives_and_predicts_like_a_model(members, tmp_path):
     assert invoke("ensemble", *members[:2], "--out", tmp_path / "e.npz").exit_code == 0
     drove = invoke("drive", tmp_path / "e.npz", "--km", "0.05", "--json")
@@ -93,7 +114,6 @@ def test_models_of_other_preprocessing_are_refused_in_one_line(tmp_path):
     one_line_error(invoke("ensemble", a, a, "--out", tmp_path / "e.npz"), "--force")
 
 
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -111,4 +131,5 @@ def test_what_reads_one_network_refuses_an_ensemble_in_one_line(members, tmp_pat
     Image.fromarray(frames(1)[0]).save(tmp_path / "f.png")
     names = {"e": tmp_path / "e.npz", "tmp": tmp_path, "frame": tmp_path / "f.png"}
     result = invoke(*[a.format(**names) for a in args])
-    one_line_error(result, "ensemble of 3", "pass one of its members")
+    line = one_line_error(result, "ensemble of 3", "pass one of the checkpoints it was made from")
+    assert all(str(path) in line for path in members) and "member 0" not in line

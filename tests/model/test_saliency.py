@@ -10,7 +10,7 @@ from drivenet.errors import DrivenetError
 from drivenet.model import saliency
 from drivenet.model.encoding import ScalarEncoding
 from drivenet.model.saliency import METHODS, explain_clips, on_frame, steering_gradient
-from drivenet.model.saliency_checks import mask_mass_ratio, randomisation_cascade, rank_correlation
+from drivenet.model.saliency_checks import mask_mass_ratio, randomisation_cascade
 from drivenet.model.steering_model import SteeringModel
 from drivenet.nn import Conv2D, Dense, Flatten, MaxPool2D, Network, ReLU
 from drivenet.nn.visualbackprop import visual_backprop
@@ -264,8 +264,6 @@ def test_randomising_the_weights_layer_by_layer_changes_the_maps(road_models, na
     model, images, _, _ = road_models[name]
     clips = images[:20]
     for method in CHECKED[name]:
-        trained = explain_clips(model, clips, method).frame
-        assert np.mean([rank_correlation(a, a) for a in trained]) == pytest.approx(1.0)
         steps = randomisation_cascade(model, clips, method)
         if method == "vbp":  # it reads the convolutions' feature maps only: the dense head cannot change it
             dense = len(model.net.dense_layers)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +20,7 @@ needs_export = pytest.mark.skipif(EXPORT_MISSING, reason='needs the export extra
 
 CONV = "model.conv=[{filters=4, kernel=3, stride=2, pool=2}, {filters=6, kernel=3, padding='same'}]"
 IMAGE = ["data.width=40", "data.height=20", "data.crop_top=0.35", "data.crop_bottom=0.15"]
+PILOTNET = ["data.width=100", "data.height=33", "data.crop_top=0.35", "data.crop_bottom=0.15"]
 TANH = 'model.activation="tanh"'
 PEDALS = 'model.targets=["steering", "throttle", "brake"]'
 KINDS = {  # each model kind drivenet trains, as config overrides of the tiny test config (sigmoid)
@@ -29,13 +33,14 @@ KINDS = {  # each model kind drivenet trains, as config overrides of the tiny te
     "conv mirror average": [CONV, "model.mirror_average=true", 'data.color="yuv"', *IMAGE],
     "mlp several outputs": [PEDALS, "model.hidden=[8, 6]"],
     "bump pedals mirror": ['model.encoding="bump"', "model.outputs=9", PEDALS, "model.mirror_average=true"],
+    "conv pilotnet image": [CONV, 'data.color="yuv"', *PILOTNET],
 }  # fmt: skip
 
 
-def model_of(kind: str, seed: int = 0) -> SteeringModel:
-    """An untrained model of `kind` whose outputs vary from frame to frame: a bump model's output biases
-    make a bump at steering 0.3 that its inputs move."""
-    config = tiny_config("model.init='he'", f"train.seed={seed}", *KINDS[kind])
+def model_of(kind: str, seed: int = 0, overrides: Sequence[str] = ()) -> SteeringModel:
+    """An untrained model of `kind`, with further config `overrides`, whose outputs vary from frame to
+    frame: a bump model's output biases make a bump at steering 0.3 that its inputs move."""
+    config = tiny_config("model.init='he'", f"train.seed={seed}", *KINDS[kind], *overrides)
     model = SteeringModel.build(config, Preprocess.from_config(config.data))
     if isinstance(model.encoding, BumpEncoding):
         last = model.net.dense_layers[-1]
@@ -57,3 +62,13 @@ def asymmetric_frame(width: int = 320, height: int = 160) -> np.ndarray:
         rgb[row, x : x + 12] = 250
     rgb[:, int(width * 0.85) :] //= 4
     return rgb
+
+
+def donkey_jpegs(frames: int) -> list[Path] | None:
+    """The first `frames` consecutive camera frames (160x120) of donkey-tub-rc; None when
+    DRIVENET_DATASETS is unset."""
+    root = os.environ.get("DRIVENET_DATASETS")
+    if not root:
+        return None
+    images = (Path(root) / "donkey-tub-rc" / "images").glob("*_cam_image_array_.jpg")
+    return sorted(images, key=lambda path: int(path.name.split("_")[0]))[:frames]

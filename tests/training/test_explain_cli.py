@@ -127,3 +127,13 @@ def test_predict_saliency_needs_an_overlay_folder(tmp_path):
     model = saved_model(tmp_path, [])
     result = runner.invoke(app, ["predict", str(model), str(frames_folder(tmp_path)), "--saliency", "grad"])
     assert result.exit_code == 1 and "--overlay" in one_line_error(result)
+
+
+def test_a_negative_smoothgrad_seed_is_refused_before_the_out_folder_is_made(tmp_path):
+    model = saved_model(tmp_path, [])
+    out = tmp_path / "o"
+    args = ["explain", str(model), str(frames_folder(tmp_path)), "--out", str(out), "--method", "smoothgrad"]
+    result = runner.invoke(app, [*args, "--seed", "-1"])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert "--seed" in result.output and "Traceback" not in result.output
+    assert not out.exists()
