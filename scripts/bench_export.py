@@ -39,7 +39,8 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 UDACITY, CARRACING = (320, 160), (96, 96)
 KINDS = {  # name: (config, overrides, camera frame size)
     "alvinn": ("alvinn.toml", [], UDACITY),  # MLP, sigmoid bump
-    "udacity": ("udacity.toml", [], UDACITY),  # MLP regression on motion inputs
+    "udacity": ("udacity.toml", [], UDACITY),  # MLP regression on one frame
+    "udacity_motion": ("udacity.toml", ["data.motion_gaps=[1, 3]"], UDACITY),  # and its change 1, 3 back
     "three_way": ("alvinn.toml", ["model.encoding=classes"], UDACITY),
     "pilotnet": ("pilotnet.toml", [], UDACITY),  # convolutions, mirror averaging
     "carracing": ("carracing.toml", [], CARRACING),  # convolutions, motion, steering + pedals

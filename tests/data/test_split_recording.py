@@ -1,0 +1,43 @@
+"""scripts/split_recording.py: a recording cut in two at a moment, each part a recording drivenet reads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from support import REPO
+from support.timed_log import write_timed_log
+
+from drivenet.config import DataConfig
+from drivenet.data.readers import read_recordings
+
+SCRIPT = REPO / "scripts" / "split_recording.py"
+
+
+def split(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, SCRIPT, *map(str, args)], capture_output=True, text=True)
+
+
+def test_the_last_fifth_of_the_drive_goes_to_choose_and_both_parts_read_back(tmp_path):
+    rows = [(100 * k, k / 10, "20") for k in range(10)]  # 0.0 to 0.9 s, steering 0.0 to 0.9
+    write_timed_log(tmp_path / "rec", rows)
+    done = split(tmp_path / "rec", "--out", tmp_path / "parts")
+    assert done.returncode == 0, done.stderr
+    parts = [tmp_path / "parts" / name for name in ("train", "choose")]
+    train, choose = (read_recordings([part], DataConfig()).frames for part in parts)
+    assert train["steering"].tolist() == pytest.approx([k / 10 for k in range(8)])  # before 0.72 s
+    assert choose["steering"].tolist() == pytest.approx([0.8, 0.9])
+    assert all(path.startswith(str(tmp_path / "parts")) for path in [*train["path"], *choose["path"]])
+
+
+def test_bad_arguments_get_one_line_and_nothing_is_overwritten(tmp_path):
+    write_timed_log(tmp_path / "rec", [(0, 0.0, "20"), (100, 0.1, "20")])
+    (tmp_path / "parts").mkdir()
+    for args, fragment in (
+        (["--out", tmp_path / "parts"], "exists"),
+        (["--out", tmp_path / "p2", "--share", "1.5"], "--share"),
+    ):
+        done = split(tmp_path / "rec", *args)
+        assert done.returncode != 0 and done.stderr.strip().count("\n") == 0 and fragment in done.stderr
+    assert list((tmp_path / "parts").iterdir()) == [] and not (tmp_path / "p2").exists()
