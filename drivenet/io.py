@@ -51,7 +51,19 @@ def file_mode(path: Path) -> int:
 
 TEMP_SUFFIX = ".tmp"  # a temporary is `.NAME.HOST-pidPID-RANDOM.tmpSUFFIX` beside the output NAME
 STALE_SECONDS = 86400  # a temporary whose writer cannot be asked (another host, no pid) this old is removed
-HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:64] or "host"  # this machine, in temporaries
+
+
+def this_machine() -> str:
+    """This machine as temporaries name it: its host name and the start of /etc/machine-id (machines may
+    share a host name: containers, "localhost"), in letters, digits and _."""
+    try:
+        ident = Path("/etc/machine-id").read_text(encoding="ascii", errors="replace")[:8]
+    except OSError:
+        ident = ""
+    return re.sub(r"[^A-Za-z0-9_]", "_", f"{socket.gethostname()}_{ident}".strip("_"))[:80] or "host"
+
+
+HOST = this_machine()
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
