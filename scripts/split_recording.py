@@ -5,8 +5,10 @@ recordings that report a model (another driver's lap) never choose it.
     python scripts/split_recording.py ../shared/datasets/udacity-sample --out data/udacity-split
     # -> data/udacity-split/train and data/udacity-split/choose, each a driving_log.csv and IMG/
 
-The frames are copied (a link out of a recording is refused unless --follow-links), the log's rows keep
-their order and text; the moment is read from the image names' time stamps.
+The frames are copied (a frame whose real path leaves the recording, through a link, is refused unless
+--follow-links, as drivenet's readers do), the log's rows keep their order and text; the moment is read
+from the image names' time stamps. Both parts are written in a hidden folder beside --out, renamed to
+--out at the end: a failure leaves no --out.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-from drivenet.data.odometry import stamp_in_name
+from drivenet.data.odometry import base_name, stamp_in_name
+from drivenet.data.readers.finder import scan_folder
 from drivenet.data.readers.logfile import read_log
+from drivenet.errors import DrivenetError, printable
 
 
 def split_rows(rows: list[list[str]], share: float) -> tuple[list[list[str]], list[list[str]]]:
@@ -28,22 +34,28 @@ def split_rows(rows: list[list[str]], share: float) -> tuple[list[list[str]], li
     stamps = [stamp_in_name(row[0]) for row in rows]
     if any(s != s for s in stamps):  # NaN: a name without a time stamp
         bad = next(row[0] for row, s in zip(rows, stamps, strict=True) if s != s)
-        raise SystemExit(f"error: {bad.strip()}: no time stamp in the image name, as a simulator's has")
+        raise DrivenetError(f"{bad.strip()}: no time stamp in the image name, as a simulator's has")
     cut = stamps[-1] - share * (stamps[-1] - stamps[0])
     return [r for r, s in zip(rows, stamps, strict=True) if s < cut], [
         r for r, s in zip(rows, stamps, strict=True) if s >= cut
     ]
 
 
-def write_part(source: Path, header: list[str] | None, rows: list[list[str]], out: Path) -> None:
-    """A recording at `out`: its log, and copies of the frames its rows name (every camera; a frame the
-    source lacks stays missing, for the readers to report as they do in the source)."""
+Frames = tuple[Path, dict[str, str], dict[str, str]]  # a recording's IMG/, as `scan_folder` found it
+
+
+def write_part(frames: Frames, header: list[str] | None, rows: list[list[str]], out: Path) -> None:
+    """A recording at `out`: its log, and copies of the frames its rows name (every camera), from the
+    source's `frames` (its IMG/ folder, {name: real path}, {name: why refused}). A frame the source lacks
+    stays missing, for the readers to report as they do in the source; a refused one is an error."""
+    folder, files, refused = frames
     (out / "IMG").mkdir(parents=True)
     for row in rows:
-        for field in row[:3]:
-            frame = source / "IMG" / Path(field.strip().replace("\\", "/")).name
-            if frame.is_file():
-                shutil.copy2(frame, out / "IMG" / frame.name)
+        for name in (base_name(field) for field in row[:3] if field.strip()):
+            if name in refused:
+                raise DrivenetError(f"{folder}{os.sep}{refused[name]}")
+            if name in files:
+                shutil.copy2(files[name], out / "IMG" / name)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     if header:
@@ -59,17 +71,41 @@ def main() -> None:
     parser.add_argument("recording", type=Path, help="A Udacity recording folder (driving_log.csv, IMG/).")
     parser.add_argument("--out", type=Path, required=True, help="Folder for the parts train/ and choose/.")
     parser.add_argument("--share", type=float, default=0.2, help="Share of the drive's time to hold out.")
+    parser.add_argument(
+        "--follow-links", action="store_true", help="Copy frames whose links lead outside the recording."
+    )
     args = parser.parse_args()
-    if not 0 < args.share < 1:
-        sys.exit(f"error: --share {args.share}: must be between 0 and 1")
-    if args.out.exists():
-        sys.exit(f"error: {args.out} exists; remove it or choose another --out")
-    rows = list(csv.reader(io.StringIO(read_log(args.recording / "driving_log.csv")), skipinitialspace=True))
+    try:
+        split(args.recording, args.out, args.share, args.follow_links)
+    except DrivenetError as err:
+        sys.exit(f"error: {printable(str(err))}")
+
+
+def split(recording: Path, out: Path, share: float, follow_links: bool) -> None:
+    """Write the parts train/ and choose/ of `recording` into a hidden folder beside `out`, then rename
+    it to `out`."""
+    if not 0 < share < 1:
+        raise DrivenetError(f"--share {share}: must be between 0 and 1")
+    if out.exists():
+        raise DrivenetError(f"{out} exists; remove it or choose another --out")
+    log = read_log(recording / "driving_log.csv", recording, follow_links)
+    rows = list(csv.reader(io.StringIO(log), skipinitialspace=True))
     header = rows.pop(0) if rows and not rows[0][0].lower().endswith((".jpg", ".jpeg", ".png")) else None
-    before, after = split_rows([r for r in rows if r], args.share)
-    write_part(args.recording, header, before, args.out / "train")
-    write_part(args.recording, header, after, args.out / "choose")
-    print(f"{len(before)} rows in {args.out / 'train'}, {len(after)} rows in {args.out / 'choose'}")
+    rows = [row for row in rows if row]
+    if not rows:
+        raise DrivenetError(f"{recording / 'driving_log.csv'}: no rows to split")
+    before, after = split_rows(rows, share)
+    frames = (recording / "IMG", *scan_folder(recording / "IMG", recording.resolve(), follow_links))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent) as name:
+            new = Path(name) / "new"
+            write_part(frames, header, before, new / "train")
+            write_part(frames, header, after, new / "choose")
+            os.rename(new, out)
+    except OSError as err:
+        raise DrivenetError(f"cannot write {out}: {err.strerror or err}; choose another --out") from None
+    print(f"{len(before)} rows in {out / 'train'}, {len(after)} rows in {out / 'choose'}")
 
 
 if __name__ == "__main__":

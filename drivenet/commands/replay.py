@@ -130,7 +130,7 @@ def replay(
         f"{counted(report.takeovers, 'takeover')}, "
         f"autonomy {report.autonomy:.1f}% (1 - takeovers x 6 s / judged s); "
         f"takeover beyond {limit:.2f} m or {max_heading:g} degrees\n"
-        f"{_masked(report.masked, report.masked_seconds, mask)}"
+        f"{_masked(report.masked, report.masked_seconds, mask, drive.logged_speed)}"
         f"{_takeover_times(report.takeover_seconds)}{_dropped(report.dropped)}"
         f"offset from the recorded path: mean {report.mean_offset:.2f} m, worst {report.worst_offset:.2f} m\n"
         f"camera model: {report.camera}" + "".join(f"\n{line}" for line in written)
@@ -151,13 +151,15 @@ def _dropped(dropped: dict[str, int]) -> str:
     return f"dropped {counted(sum(dropped.values()), 'row')} of the log: {reasons}\n"
 
 
-def _masked(stretches: tuple[dict[str, object], ...], seconds: float, mask: bool) -> str:
+def _masked(stretches: tuple[dict[str, object], ...], seconds: float, mask: bool, stops: bool) -> str:
     """'masked 2 stretches (1 stop, 1 stop+pause; from 0.0, 106.1 s): 4.3 s, 2.1 m, not judged', a line
-    of its own."""
+    of its own; `stops`: whether stops were sought (the speed was logged, not given by --speed)."""
     if not mask:
         return "masked nothing (--no-mask): every step judged\n"
+    unseen = "" if stops else " (no stop sought: --speed gives every frame one speed)"
     if not stretches:
-        return "masked nothing: the recorded driver never stood, reversed or paused\n"
+        what = "stood, reversed or paused" if stops else "reversed or paused"
+        return f"masked nothing: the recorded driver never {what}{unseen}\n"
     kinds: dict[str, int] = {}
     for stretch in stretches:
         kinds[str(stretch["kind"])] = kinds.get(str(stretch["kind"]), 0) + 1
@@ -166,7 +168,7 @@ def _masked(stretches: tuple[dict[str, object], ...], seconds: float, mask: bool
     starts = ", ".join(f"{float(s['start']):.1f}" for s in stretches[:12])  # type: ignore[arg-type]
     return (
         f"masked {len(stretches)} {'stretch' if len(stretches) == 1 else 'stretches'} ({each}; "
-        f"from {starts} s): {seconds:.1f} s, {metres:.1f} m, not judged\n"
+        f"from {starts} s): {seconds:.1f} s, {metres:.1f} m, not judged{unseen}\n"
     )
 
 

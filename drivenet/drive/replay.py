@@ -32,7 +32,7 @@ from drivenet.data.odometry import driven_steps, read_odometry
 from drivenet.data.readers import read_recordings
 from drivenet.data.readers.detect import find_recordings
 from drivenet.drive.rendered import DriveReport, autonomy
-from drivenet.drive.replay_mask import Stretch, find_stretches
+from drivenet.drive.replay_mask import Stretch, check_judged, find_stretches, stop_speed
 from drivenet.errors import DrivenetError
 from drivenet.geometry.camera import MARKER, CameraModel, camera_for_frames, preset_name
 from drivenet.geometry.car import KAPPA_MAX, advance
@@ -55,20 +55,24 @@ class RecordedDrive:
     speed: np.ndarray  # (N,) m/s
     interval: np.ndarray  # (N - 1,) seconds from each frame to the next
     camera: CameraModel
-    pauses: int = 0  # intervals longer than PAUSE, replaced by the typical interval
+    paused: np.ndarray  # (N - 1,) steps across a pause (longer than PAUSE: the typical interval instead)
+    reversing: np.ndarray  # (N - 1,) steps across reversing rows
+    logged_speed: bool  # False when one speed was given for every frame (--speed): no stop can be seen
+    recording: str  # the recording's folder or log, as given, for messages
     camera_name: str = ""  # where `camera` came from, for people: its preset, marker or overrides
     dropped: dict[str, int] = field(default_factory=dict)  # rows left out: why -> how many
-    paused: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (N - 1,) steps across a pause
-    reversing: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (N - 1,) across reversing rows
+
+    @property
+    def pauses(self) -> int:
+        """How many steps crossed a pause in the recording."""
+        return int(self.paused.sum())
 
     @property
     def stretches(self) -> list[Stretch]:
-        """Where the recorded driver stood, reversed or paused: the stretches replay masks."""
-        steps = len(self.interval)
-        paused, reversing = (
-            flag if len(flag) == steps else np.zeros(steps, bool) for flag in (self.paused, self.reversing)
-        )
-        return find_stretches(self.speed, self.interval, reversing, paused)
+        """Where the recorded driver stood (only with a logged speed), reversed or paused: the stretches
+        replay masks."""
+        stop_below = stop_speed(self.speed) if self.logged_speed else None
+        return find_stretches(self.speed, self.interval, self.reversing, self.paused, stop_below)
 
     @property
     def distance(self) -> np.ndarray:
@@ -215,9 +219,9 @@ def load_recorded_drive(
     backwards = np.cumsum(speeds < 0)[keep]  # reversing rows up to each kept row
     reversing = np.diff(backwards) > 0
     speeds = speeds[keep].astype(np.float64)
-    return RecordedDrive(
-        images, steering, speeds, interval, camera, int(paused.sum()), name, dropped, paused, reversing
-    )
+    return RecordedDrive(images, steering, speeds, interval, camera, paused, reversing,
+                         logged_speed=speed is None, recording=str(recording), camera_name=name,
+                         dropped=dropped)  # fmt: skip
 
 
 def usable_rows(speed: np.ndarray, time: np.ndarray, images: list[str]) -> tuple[np.ndarray, dict[str, int]]:
@@ -285,9 +289,11 @@ class Replay:
         self, drive: RecordedDrive, max_offset: float = 1.0, max_heading: float = 15.0, mask: bool = True
     ) -> None:
         """`mask`: carry the car through the stretches where the recorded driver stood, reversed or
-        paused (`RecordedDrive.stretches`) without judging it; False judges every step, as NVIDIA did."""
+        paused (`RecordedDrive.stretches`) without judging it; False judges every step, as NVIDIA did.
+        DrivenetError when masking would leave too little to judge (`check_judged`)."""
         self.drive, self.max_offset, self.max_heading = drive, max_offset, max_heading
         self.stretches = drive.stretches if mask else []
+        check_judged(self.stretches, float(drive.interval.sum()), drive.recording)
         self.masked = np.zeros(len(drive.interval), bool)  # the masked steps
         for stretch in self.stretches:
             self.masked[stretch.first : stretch.end] = True

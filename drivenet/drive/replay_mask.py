@@ -4,7 +4,10 @@ Replay counts a takeover when the car is more than `max_offset` from the recorde
 recorded driver was not following the road, that path is no line to hold, so these stretches are
 masked (no takeover counted, their seconds left out of autonomy, the car carried along the path):
 
-- a stop: speed below STOP_SPEED m/s for at least STOP_SECONDS (waiting, parked, the recording's start);
+- a stop: a logged speed below v_stop = min(STOP_SPEED, STOP_SHARE · median of the logged speeds above
+  0) for at least STOP_SECONDS (waiting, parked, the recording's start): 0.5 m/s for a car, a tenth of
+  its usual speed for a slow one (an RC car creeping at 0.4 m/s is driving). A speed given for every
+  frame (`--speed`) says nothing about stops, so none is sought then;
 - reversing: log rows of negative speed (left out of the path, which is rebuilt driving forwards);
 - a pause: the log's clock jumps by more than PAUSE s (recording stopped and went on; the car may have
   been moved, so its position and heading jump). The rebuilt path itself turns at most κ_max·d per
@@ -12,7 +15,8 @@ masked (no takeover counted, their seconds left out of autonomy, the car carried
 
 Each is widened by MARGIN s on either side (the driver slows before and sets off after) and
 overlapping stretches merge. Autonomy over a masked drive: max(0, 1 - takeovers · 6 s / (elapsed s -
-masked s)) · 100.
+masked s)) · 100. Where more than MOST_MASKED of the recording's seconds would be masked, too little is
+left for that figure to mean anything, and replay refuses (`check_judged`) rather than report it.
 
 A limit from the road instead of NVIDIA's 1 m: a car of width c on a line inside a lane of width w is
 still in the lane at up to (w - c) / 2 m from the line's centre (`road_offset`).
@@ -28,6 +32,8 @@ import numpy as np
 from drivenet.errors import DrivenetError
 
 STOP_SPEED = 0.5  # m/s (1.1 mph): slower than this the recorded car is standing
+STOP_SHARE = 0.1  # of the recording's median moving speed: a slow car's stop speed
+MOST_MASKED = 0.5  # share of the recording's seconds: masking more leaves too little to judge
 STOP_SECONDS = 0.5  # s: a stop lasts at least this long (a car passing through 0 while reversing does not)
 MARGIN = 1.0  # s masked on either side of a stretch
 CAR_WIDTH = 1.8  # m: a mid-size car (an assumption, not a measurement: the user sets --car-width)
@@ -57,14 +63,26 @@ def runs(flag: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
+def stop_speed(speed: np.ndarray) -> float:
+    """v_stop (m/s) of a recording's logged speeds (N,): min(STOP_SPEED, STOP_SHARE · median of those
+    above 0); 0 (no stop) when the car never moved."""
+    moving = speed[speed > 0]
+    return min(STOP_SPEED, STOP_SHARE * float(np.median(moving))) if len(moving) else 0.0
+
+
 def find_stretches(
-    speed: np.ndarray, interval: np.ndarray, reversing: np.ndarray, paused: np.ndarray
+    speed: np.ndarray,
+    interval: np.ndarray,
+    reversing: np.ndarray,
+    paused: np.ndarray,
+    stop_below: float | None,
 ) -> list[Stretch]:
     """The masked stretches of a recorded drive: `speed` (N,) m/s per frame, `interval` (N - 1,) s per
-    step, `reversing` and `paused` (N - 1,) flags of the steps across reversing rows or a pause."""
+    step, `reversing` and `paused` (N - 1,) flags of the steps across reversing rows or a pause; a stop
+    is a speed below `stop_below` m/s (None: no stops sought, the speed was not logged)."""
     clock = np.concatenate([[0.0], np.cumsum(interval)])  # s: when each frame was taken
     distance = speed[:-1] * interval
-    standing = speed[:-1] < STOP_SPEED
+    standing = speed[:-1] < stop_below if stop_below is not None else np.zeros(len(interval), bool)
     flags = {
         "stop": [(a, b) for a, b in runs(standing) if interval[a:b].sum() >= STOP_SECONDS],
         "reversing": runs(reversing),
@@ -88,6 +106,18 @@ def find_stretches(
                 float(interval[lo:hi].sum()), float(distance[lo:hi].sum()))
         for lo, hi, kinds in merged
     ]  # fmt: skip
+
+
+def check_judged(stretches: list[Stretch], seconds: float, recording: str) -> None:
+    """DrivenetError when the stretches mask more than MOST_MASKED of a recording's `seconds`."""
+    masked = sum(stretch.seconds for stretch in stretches)
+    if masked > MOST_MASKED * seconds:
+        kinds = ", ".join(sorted({stretch.kind for stretch in stretches}))
+        raise DrivenetError(
+            f"{recording}: {masked:.1f} s of its {seconds:.1f} s would be masked ({kinds}), too little "
+            "left to judge; replay a recording that mostly drives, or pass --no-mask (mask = false in a "
+            "sweep) to judge every step"
+        )
 
 
 def road_offset(road_width: float, car_width: float = CAR_WIDTH) -> float:

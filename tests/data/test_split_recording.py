@@ -1,9 +1,11 @@
-"""scripts/split_recording.py: a recording cut in two at a moment, each part a recording drivenet reads."""
+"""scripts/split_recording.py: a recording cut in two at a moment, each part a recording drivenet reads;
+a frame linked from outside is refused unless --follow-links, and a failure leaves no --out."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from support import REPO
@@ -41,3 +43,39 @@ def test_bad_arguments_get_one_line_and_nothing_is_overwritten(tmp_path):
         done = split(tmp_path / "rec", *args)
         assert done.returncode != 0 and done.stderr.strip().count("\n") == 0 and fragment in done.stderr
     assert list((tmp_path / "parts").iterdir()) == [] and not (tmp_path / "p2").exists()
+
+
+def one_line(done: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert done.returncode == 1 and done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+    assert all(fragment in done.stderr for fragment in fragments), done.stderr
+
+
+def linked_out(tmp_path: Path) -> tuple[Path, Path]:
+    """A recording whose last frame (in the choose part, written second) is a link to a file outside;
+    returns the recording and that frame."""
+    folder = write_timed_log(tmp_path / "rec", [(100 * k, k / 10, "20") for k in range(10)])
+    last = sorted((folder / "IMG").iterdir())[-1]
+    outside = tmp_path / "elsewhere.jpg"
+    last.rename(outside)
+    last.symlink_to(outside)
+    return folder, last
+
+
+def test_a_frame_linked_from_outside_is_refused_and_leaves_no_output(tmp_path):
+    folder, last = linked_out(tmp_path)
+    one_line(
+        split(folder, "--out", tmp_path / "parts"), last.name, "leads outside the recording", "--follow-links"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.jpg", "rec"]  # no parts, no temporary
+    done = split(folder, "--out", tmp_path / "parts", "--follow-links")
+    assert done.returncode == 0, done.stderr
+    copy = tmp_path / "parts" / "choose" / "IMG" / last.name
+    assert copy.is_file() and not copy.is_symlink() and copy.read_bytes() == last.read_bytes()
+
+
+def test_a_missing_or_empty_recording_is_one_line(tmp_path):
+    one_line(split(tmp_path / "nowhere", "--out", tmp_path / "parts"), "driving_log.csv", "cannot read")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "driving_log.csv").write_text("center,left,right,steering,throttle,brake,speed\n")
+    one_line(split(tmp_path / "empty", "--out", tmp_path / "parts"), "no rows")
+    assert not (tmp_path / "parts").exists()

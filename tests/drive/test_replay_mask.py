@@ -1,6 +1,7 @@
 """A fairer replay judge (issue 23): where the recorded driver stood, reversed or paused, replay judges
 nothing (no takeover, the seconds left out of autonomy) and says what it masked; `--max-offset road`
-takes the limit from the lane's width instead of NVIDIA's 1 m."""
+takes the limit from the lane's width instead of NVIDIA's 1 m. A slow car's logged speed or a speed given
+by --speed is no stop, and a recording that would be mostly masked is refused."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ from drivenet.data.transform import Preprocess
 from drivenet.drive.replay import Replay, load_recorded_drive
 from drivenet.drive.replay_mask import (
     MARGIN,
+    MOST_MASKED,
     STOP_SECONDS,
+    STOP_SHARE,
     STOP_SPEED,
     find_stretches,
     max_offset_of,
     road_offset,
+    stop_speed,
 )
 from drivenet.errors import DrivenetError
 from drivenet.model.checkpoint import load_model, save_model
@@ -38,10 +42,10 @@ CREEP = f"{0.7 * STOP_SPEED / MPH:.4f}"  # slower than a stop's speed
 
 
 def manoeuvre_rows() -> list[tuple[int, float, str]]:
-    """10 Hz: 6 s straight at 10 m/s; a 1 s stop; 0.5 s reversing (negative speed); 8 s creeping at
-    full right lock (a turn of ~27 degrees in 2.9 m, which no straight driver follows); 6 s straight."""
-    speeds = [CRUISE] * 60 + ["0"] * 10 + ["-2"] * 5 + [CREEP] * 80 + [CRUISE] * 60
-    steering = [0.0] * 75 + [1.0] * 80 + [0.0] * 60
+    """10 Hz: 10 s straight at 10 m/s; a 1 s stop; 0.5 s reversing (negative speed); 8 s creeping at
+    full right lock (a turn of ~27 degrees in 2.9 m, which no straight driver follows); 10 s straight."""
+    speeds = [CRUISE] * 100 + ["0"] * 10 + ["-2"] * 5 + [CREEP] * 80 + [CRUISE] * 100
+    steering = [0.0] * 115 + [1.0] * 80 + [0.0] * 100
     return [(100 * k, s, v) for k, (s, v) in enumerate(zip(steering, speeds, strict=True))]
 
 
@@ -82,9 +86,14 @@ def test_the_car_is_back_on_the_path_after_a_masked_stretch(manoeuvre):
 def test_reversing_rows_mark_the_step_across_them(manoeuvre):
     drive = load(manoeuvre)
     assert drive.dropped == {"a negative speed (reversing)": 5}
-    assert np.flatnonzero(drive.reversing).tolist() == [
-        69
-    ]  # from the last standing frame to the first creeping
+    assert np.flatnonzero(drive.reversing).tolist() == [109]  # the last standing frame to the first creeping
+
+
+def test_the_pauses_counted_are_the_steps_flagged_across_a_pause(tmp_path):
+    rows = [(100 * k + (5000 if k >= 150 else 0), 0.0, CRUISE) for k in range(300)]  # a 5 s pause
+    drive = load(write_timed_log(tmp_path / "rec", rows))
+    assert np.flatnonzero(drive.paused).tolist() == [149] and drive.pauses == 1
+    assert [s.kind for s in drive.stretches] == ["pause"]
 
 
 def test_a_stop_is_masked_with_a_margin_either_side_and_a_short_one_is_not():
@@ -94,7 +103,7 @@ def test_a_stop_is_masked_with_a_margin_either_side_and_a_short_one_is_not():
     speed[40 : 40 + stop] = 0.0  # just long enough
     speed[80 : 80 + stop - 1] = 0.0  # just too short
     none = np.zeros(n - 1, bool)
-    (stretch,) = find_stretches(speed, np.full(n - 1, dt), none, none)
+    (stretch,) = find_stretches(speed, np.full(n - 1, dt), none, none, STOP_SPEED)
     assert stretch.kind == "stop" and stretch.start == pytest.approx(40 * dt - MARGIN)
     assert stretch.seconds == pytest.approx(STOP_SECONDS + 2 * MARGIN)
     assert stretch.metres == pytest.approx(2 * MARGIN * 10.0)
@@ -106,9 +115,65 @@ def test_a_pause_beside_a_stop_merges_into_one_stretch_and_one_at_the_start_is_c
     speed[50:60] = 0.0
     paused, none = np.zeros(n - 1, bool), np.zeros(n - 1, bool)
     paused[[2, 62]] = True
-    first, second = find_stretches(speed, np.full(n - 1, dt), none, paused)
+    first, second = find_stretches(speed, np.full(n - 1, dt), none, paused, STOP_SPEED)
     assert first.kind == "pause" and first.first == 0 and first.end == 3 + int(MARGIN / dt)
     assert second.kind == "stop+pause" and second.end == 63 + int(MARGIN / dt)
+
+
+def test_the_stop_speed_is_a_tenth_of_a_slow_cars_usual_speed_and_never_above_the_cars():
+    assert stop_speed(np.array([0.0, 0.0, 0.2, 0.4, 0.4])) == pytest.approx(STOP_SHARE * 0.4)
+    assert stop_speed(np.array([0.0, 12.0, 14.0])) == STOP_SPEED
+    assert stop_speed(np.zeros(5)) == 0.0
+    speed = np.zeros(20)
+    assert find_stretches(speed, np.full(19, 0.1), np.zeros(19, bool), np.zeros(19, bool), None) == []
+
+
+def slow_rows(metres_per_second: float, stop: slice | None = None) -> list[tuple[int, float, str]]:
+    """10 Hz, 30 s at `metres_per_second` (standing in the rows of `stop`), steering 0."""
+    standing = range(300)[stop] if stop is not None else range(0)
+    moving = f"{metres_per_second / MPH:.4f}"
+    return [(100 * k, 0.0, "0" if k in standing else moving) for k in range(300)]
+
+
+def test_a_slow_car_creeping_is_judged_and_its_stops_still_masked(tmp_path):
+    creeping = load(write_timed_log(tmp_path / "creep", slow_rows(0.4)))
+    assert creeping.logged_speed and creeping.stretches == []
+    halting = load(write_timed_log(tmp_path / "halt", slow_rows(0.4, slice(100, 120))))
+    (stretch,) = halting.stretches
+    assert stretch.kind == "stop" and stretch.start == pytest.approx(10.0 - MARGIN)
+
+
+def turning(view: np.ndarray) -> float:
+    return -1.0
+
+
+def test_a_speed_given_for_every_frame_is_no_stop_and_the_drive_is_judged(tmp_path):
+    """A constant --speed below the stop speed once masked the whole drive: 0 takeovers, 100%."""
+    folder = write_timed_log(tmp_path / "rec", slow_rows(10.0))
+    drive = load_recorded_drive(folder, DataConfig(), CameraConfig(), 0.4)
+    assert not drive.logged_speed and drive.stretches == []
+    judged, every = Replay(drive).run(turning), Replay(drive, mask=False).run(turning)
+    assert judged.takeovers == every.takeovers > 0 and judged.masked_seconds == 0.0
+    assert judged.autonomy == every.autonomy < 100.0
+
+
+def test_a_recording_mostly_masked_is_refused_and_judged_whole_without_the_mask(tmp_path):
+    folder = write_timed_log(tmp_path / "rec", slow_rows(10.0, slice(60, 300)))  # 6 s driven, 24 s stood
+    drive = load(folder)
+    assert sum(s.seconds for s in drive.stretches) > MOST_MASKED * drive.interval.sum()
+    with pytest.raises(DrivenetError, match=f"{folder}: .* would be masked .*too little left to judge"):
+        Replay(drive)
+    assert Replay(drive, mask=False).run(straight).masked_seconds == 0.0
+
+
+def test_the_cli_refuses_a_mostly_masked_recording_and_says_when_it_sought_no_stop(tmp_path, model):
+    folder = write_timed_log(tmp_path / "rec", slow_rows(10.0, slice(60, 300)))
+    one_line_error(CliRunner().invoke(app, ["replay", str(model), str(folder)]), "--no-mask", str(folder))
+    given = CliRunner().invoke(app, ["replay", str(model), str(folder), "--speed", "0.4"])
+    assert given.exit_code == 0, given.output
+    assert "masked nothing: the recorded driver never reversed or paused (no stop sought: --speed" in (
+        given.output
+    )
 
 
 def test_the_road_offset_is_half_the_room_the_car_leaves_in_its_lane():
@@ -156,7 +221,7 @@ def test_the_cli_reports_what_it_masked_and_judges_autonomy_over_the_rest(manoeu
         .invoke(app, ["replay", str(model), str(manoeuvre), "--max-offset", "road", "--road-width", "6"])
         .output
     )
-    assert "masked 1 stretch (1 stop+reversing; from 5.0 s)" in text
+    assert "masked 1 stretch (1 stop+reversing; from 9.0 s)" in text
     assert f"takeover beyond {road_offset(6.0):.2f} m" in text
 
 
