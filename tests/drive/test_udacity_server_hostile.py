@@ -5,6 +5,7 @@ oversized messages, two simulators at once; and the pilot's answer when somethin
 from __future__ import annotations
 
 import contextlib
+import http.client
 import io
 import json
 import os
@@ -31,6 +32,11 @@ needs_sim_client()
 import websocket  # noqa: E402 - after the check that skips without it
 
 LOG_LIMIT = 2048  # bytes a file of the recording server may grow to: its log fills after some 25 rows
+# what the log says when a newcomer finds the server full
+QUIETEST = (
+    f"refused: the quietest connection, closed for a new one ({server.CONNECTION_CAP} connections open)"
+)
+UPGRADED_FRAMES = 60  # the client that upgrades drives 6 s (10 frames a second), while newcomers arrive
 
 
 def steered(sim: Simulator, jpeg: bytes) -> float:
@@ -130,9 +136,8 @@ def test_idle_connections_time_out_and_cannot_lock_the_simulator_out(models):
             assert sim.send(telemetry(models["frames"][0].read_bytes()))[0] == "steer"
         late = idle.enter_context(socket.create_connection(("127.0.0.1", served.port), TIMEOUT_S))
         assert closed_by_server(late, within_s=server.REQUEST_WAIT_S + TIMEOUT_S / 2)
-    refused = f"refused: an idle connection, closed for a new one ({server.CONNECTION_CAP} connections open)"
-    assert served.stderr.count(refused) == 1  # shown once ...
-    assert "refused: an idle connection" in served.stdout  # ... counted in the summary
+    assert served.stderr.count(QUIETEST) == 1  # shown once ...
+    assert QUIETEST.removeprefix("refused: ") in served.stdout  # ... counted in the summary
 
 
 def opened_websocket(port: int) -> websocket.WebSocket:
@@ -178,28 +183,79 @@ def pinged(ws: websocket.WebSocket) -> bool:
     return ws.recv() == "3"
 
 
-def test_websockets_that_only_ping_cannot_lock_the_simulator_out(models):
+# A message a connection can send without a frame the model steers: a ping, manual driving, a broken frame.
+UNSTEERED = ["2", '42["telemetry",null]', '42["telemetry",{"image":"bm90IGFuIGltYWdl","speed":"1"}]']
+
+
+def test_websockets_that_ping_or_send_unusable_telemetry_cannot_lock_the_simulator_out(models):
     frame = telemetry(models["frames"][0].read_bytes())
     with Served(models["single"]) as served, contextlib.ExitStack() as held:
-        idle = [
+        quiet = [
             held.enter_context(contextlib.closing(opened_websocket(served.port)))
             for _ in range(server.CONNECTION_CAP)
         ]
-        for _ in range(2):  # past the time a connection may go without telemetry, pinging all along
-            time.sleep(server.TELEMETRY_WAIT_S / 2 + 0.5)
-            assert all(pinged(ws) for ws in idle)
-        with Simulator(served.port) as sim:  # the oldest idle WebSocket makes room for it
+        for k, ws in enumerate(quiet):
+            ws.send(UNSTEERED[k % len(UNSTEERED)])
+            assert ws.recv()  # answered (a pong, `manual`, coasting)
+        with Simulator(served.port) as sim:  # the quiet one that came first makes room for it
             assert sim.reply()[0] == "steer"
             assert sim.send(frame)[0] == "steer"
-            assert ends(idle[0])
-            late = held.enter_context(contextlib.closing(opened_websocket(served.port)))
-            assert pinged(late)  # let in: it closed the next idle one, not the simulator's, which drives on
-            assert ends(idle[1])
+            assert ends(quiet[0])
+            late = [
+                held.enter_context(contextlib.closing(opened_websocket(served.port)))
+                for _ in range(server.CONNECTION_CAP)
+            ]  # each closes a quiet one, then the first of them: never the one that drives
+            assert all(ends(ws) for ws in [*quiet[1:], late[0]])
+            assert pinged(late[-1])
             assert sim.send(frame)[0] == "steer"
-    refused = f"refused: an idle connection, closed for a new one ({server.CONNECTION_CAP} connections open)"
-    assert served.stderr.count(refused) == 1  # shown once ...
-    assert "an idle connection, closed for a new one (64 connections open) x2" in served.stdout
-    assert "refused: a new connection" not in served.stderr
+    assert served.stderr.count(QUIETEST) == 1  # shown once ...
+    assert f"{QUIETEST.removeprefix('refused: ')} x{server.CONNECTION_CAP + 1}" in served.stdout  # counted
+
+
+def upgraded_websocket(port: int, held: contextlib.ExitStack) -> websocket.WebSocket:
+    """A WebSocket opened as an Engine.IO client does by default: a handshake by long polling (its HTTP
+    connection left open, in `held`), then an upgrade; what the server queued before is read."""
+    polling = held.enter_context(
+        contextlib.closing(http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S))
+    )
+    polling.request("GET", "/socket.io/?EIO=3&transport=polling")
+    payload = polling.getresponse().read().decode("latin-1")  # packets, each after its length
+    handshake, _ = json.JSONDecoder().raw_decode(payload, payload.index("{"))
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{port}/socket.io/?EIO=3&transport=websocket&sid={handshake['sid']}",
+        timeout=TIMEOUT_S,
+    )
+    ws.send("2probe")
+    assert ws.recv() == "3probe"
+    ws.send("5")  # upgrade: from now on the WebSocket carries everything
+    ws.send("2")
+    while ws.recv() != "3":  # what was queued before the pong (Socket.IO CONNECT, the command on connect)
+        pass
+    return ws
+
+
+def steered_on(ws: websocket.WebSocket, frame: dict[str, str]) -> tuple[str, dict]:
+    """Send telemetry on a bare WebSocket and return its reply (event, data)."""
+    ws.send("42" + json.dumps(["telemetry", frame]))
+    return tuple(json.loads(ws.recv().removeprefix("42")))
+
+
+def test_a_client_that_upgrades_from_polling_is_heard_on_its_websocket_and_drives_on(models):
+    frame = telemetry(models["frames"][0].read_bytes())
+    with Served(models["single"]) as served, contextlib.ExitStack() as held:
+        ws = held.enter_context(contextlib.closing(upgraded_websocket(served.port, held)))
+        others = [  # with the client's polling and WebSocket connections, the server is full
+            held.enter_context(contextlib.closing(opened_websocket(served.port)))
+            for _ in range(server.CONNECTION_CAP - 2)
+        ]
+        for k in range(UPGRADED_FRAMES):  # 10 frames a second, and each second a newcomer
+            if k % 10 == 9:
+                held.enter_context(contextlib.closing(opened_websocket(served.port)))
+            assert steered_on(ws, frame)[0] == "steer"
+            time.sleep(0.1)
+        assert ends(others[0])  # a newcomer closed one of those that sent nothing
+    assert f"served {UPGRADED_FRAMES} frames" in served.stdout
+    assert served.stderr.count(QUIETEST) == 1
 
 
 class Connection:
@@ -218,26 +274,28 @@ class Connection:
         self.closed = True
 
 
-def test_the_gate_closes_the_connection_quiet_the_longest_and_refuses_one_when_none_is_idle():
-    a, b, c, d = (Connection() for _ in range(4))
-    arrivals = [(0.0, a), (1.0, b), (3.0, c), (6.5, d)]  # (when, connection), all answered (WebSockets)
+def test_the_gate_closes_one_never_heard_first_then_the_one_heard_the_longest_ago():
+    a, b, c, d, e = connections = [Connection() for _ in range(5)]
+    arrivals = list(connections)
     now = [0.0]
 
     class Listener:
         def accept(self) -> tuple[Connection, tuple[str, int]]:
-            now[0], connection = arrivals.pop(0)
-            return connection, ("192.168.1.7", 40000 + len(arrivals))
+            return arrivals.pop(0), ("192.168.1.7", 40000 + len(arrivals))
 
     refused: list[str] = []
-    busy = {a, b, c, d}
-    gate = server.ConnectionGate(Listener(), 2, busy, refused.append, quiet_s=5.0, clock=lambda: now[0])
-    assert [gate.accept()[0] for _ in range(2)] == [a, b]
+    gate = server.ConnectionGate(Listener(), 3, refused.append, clock=lambda: now[0])
+    assert [gate.accept()[0] for _ in range(3)] == [a, b, c]
+    now[0] = 1.0
+    gate.heard(b)  # b carries a frame the model steers, then a; c only pings
     now[0] = 2.0
-    gate.heard(a)  # a sends telemetry; b only pings
-    assert gate.accept()[0] is d  # c, at 3.0, found none idle; at 6.5, b had been quiet for 5.5 s
-    assert (a.closed, b.closed, c.closed, d.closed) == (False, True, True, False)
-    assert refused == ["a new connection (2 connections open, none idle)",
-                       "an idle connection, closed for a new one (2 connections open)"]  # fmt: skip
+    gate.heard(a)
+    assert gate.accept()[0] is d  # c, never heard (a connection that only pings), goes before b and a
+    now[0] = 3.0
+    gate.heard(d)
+    assert gate.accept()[0] is e  # b, heard at 1.0, goes before a (2.0) and d (3.0)
+    assert [x.closed for x in connections] == [False, True, True, False, False]
+    assert refused == ["the quietest connection, closed for a new one (3 connections open)"] * 2
 
 
 def test_a_failure_inside_drivenet_is_answered_by_coasting_shown_once_and_counted(models):

@@ -33,10 +33,11 @@ from drivenet.model.steering_model import SteeringModel
 
 @dataclass(frozen=True)
 class Reply:
-    """An event name and its data, as sent to the simulator."""
+    """An event name and its data, as sent to the simulator; `steered`: the model steered it from a frame."""
 
     event: str
     data: dict[str, str]
+    steered: bool = False
 
 
 @dataclass
@@ -50,9 +51,10 @@ class Drive:
     last_time: float | None = None
 
 
-def steer_command(steering: float, throttle: float) -> Reply:
+def steer_command(steering: float, throttle: float, steered: bool = False) -> Reply:
     """`steer` with both numbers written as strings (Python's shortest exact form)."""
-    return Reply("steer", {"steering_angle": str(float(steering)), "throttle": str(float(throttle))})
+    data = {"steering_angle": str(float(steering)), "throttle": str(float(throttle))}
+    return Reply("steer", data, steered)
 
 
 class Pilot:
@@ -149,7 +151,7 @@ class Pilot:
         if message.speed is not None:
             dt = 0.0 if drive.last_time is None else start - drive.last_time
             throttle = drive.controller.throttle(message.speed, drive.steering, dt)
-        reply = steer_command(drive.steering, throttle)
+        reply = steer_command(drive.steering, throttle, steered=True)
         if self.recorder is not None and not message.problems:
             self._record(connection, message.jpeg, reply, message.speed)
         return reply, message.speed

@@ -10,10 +10,11 @@ the server runs on eventlet's WSGI server, every handler in one green thread, on
 
 What reaches the server is bounded: a message (all its WebSocket fragments together, or a polling request)
 of over MAX_MESSAGE_BYTES closes its connection, a client must send its request within REQUEST_WAIT_S, and
-at most CONNECTION_CAP connections are open at once: one more closes the idle one quiet the longest, or is
-refused when none is idle. A connection is idle between requests, and also while answered (a WebSocket, a
-long poll) once it has sent no telemetry for TELEMETRY_WAIT_S: the simulator sends frames without pause,
-so connections that only ping cannot lock it out. Each refusal is logged once and counted.
+at most CONNECTION_CAP connections are open at once: one more closes the one quiet the longest, whose last
+frame the model steered is the oldest (one that never sent such a frame first). The simulator sends its
+next frame as soon as one is answered, so connections that ping, or send telemetry without a usable frame,
+cannot lock it out. A frame counts for the connection that carried it: a client that connected by polling
+and upgraded sends its frames on the WebSocket. Each refusal is logged once and counted.
 
 Ctrl-C only writes a byte to a pipe; a green thread waiting on it stops the server between two messages.
 Python's default (KeyboardInterrupt raised wherever the main thread happens to be) would, during a frame,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import os
 import signal
 import socket
@@ -50,8 +52,6 @@ REQUEST_WAIT_S = 5.0  # a client sends its request as soon as it connects
 SOCKET_TIMEOUT_S = 60.0  # any other wait on a client (engineio sets its ping timeout, 60 s, on WebSockets)
 # The simulator needs one connection; eventlet's own cap (1,024, silent) let idle connections lock it out.
 CONNECTION_CAP = 64
-# without telemetry for this long a connection is idle (the simulator sends a frame once one is answered)
-TELEMETRY_WAIT_S = 5.0
 
 
 def installed_version(distribution: str) -> str | None:
@@ -122,7 +122,8 @@ def exposed(host: str) -> str | None:
 def serve(pilot: Pilot, listener: object) -> None:
     """Answer the simulator on `listener` (from `listen`) until Ctrl-C; a second Ctrl-C interrupts at once."""
     eventlet, wsgi, socketio = load_stack()
-    from greenlet import GreenletExit  # eventlet's own dependency: how a killed green thread ends
+    # eventlet's own dependency: how a killed green thread ends, and the green thread running now
+    from greenlet import GreenletExit, getcurrent
 
     sio = socketio.Server(
         async_mode="eventlet",
@@ -138,26 +139,22 @@ def serve(pilot: Pilot, listener: object) -> None:
     def send(sid: str, reply: Reply) -> None:
         sio.emit(reply.event, data=reply.data, room=sid)
 
-    connections: set[socket.socket] = set()
-    gate = ConnectionGate(listener, CONNECTION_CAP, connections, pilot.refused)
-    sockets: dict[str, socket.socket] = {}  # each Socket.IO session's connection, from its handshake
+    answering: dict[Any, socket.socket] = {}  # green thread -> the client socket of the request it answers
+    gate = ConnectionGate(listener, CONNECTION_CAP, pilot.refused)
 
     def connected(sid: str, environ: dict[str, Any]) -> None:
-        sockets[sid] = environ["eventlet.input"].get_socket()
         send(sid, pilot.connect(sid))
 
     def telemetry(sid: str, *data: Any) -> None:
-        gate.heard(sockets.get(sid))
-        send(sid, pilot.telemetry(data[0] if data else None, sid))
-
-    def disconnected(sid: str) -> None:
-        sockets.pop(sid, None)
-        pilot.disconnect(sid)
+        reply = pilot.telemetry(data[0] if data else None, sid)
+        if reply.steered:  # handlers run in the green thread of the request that carried the message
+            gate.heard(answering.get(getcurrent()))
+        send(sid, reply)
 
     sio.on("connect", connected)
     sio.on("telemetry", telemetry)
-    sio.on("disconnect", disconnected)
-    app = tracking(socketio.WSGIApp(sio), connections)
+    sio.on("disconnect", pilot.disconnect)
+    app = tracking(socketio.WSGIApp(sio), answering, getcurrent)
     server = eventlet.spawn(
         wsgi.server,
         gate,
@@ -170,7 +167,7 @@ def serve(pilot: Pilot, listener: object) -> None:
 
     def stop_on_interrupt(interrupted: int) -> None:
         eventlet.hubs.trampoline(interrupted, read=True)
-        for connection in list(connections):  # the simulator's connection ends as if it had left
+        for connection in list(answering.values()):  # the simulator's connection ends as if it had left
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
         server.kill()  # wsgi.server stops accepting, then waits for its connections to end ...
@@ -230,50 +227,38 @@ def capped_websocket(websocket_app: type, pilot: Pilot) -> type:
 class ConnectionGate:
     """The listening socket as eventlet's server sees it, letting at most `cap` client connections be open.
 
-    One more closes the idle connection quiet the longest, or, when none is idle, is itself closed; either
-    is told to `refused`. A connection is idle when it is not in `busy` (not being answered: before its
-    request, or between two), or when it was accepted, or last `heard`, `quiet_s` or more ago."""
+    One more closes the open connection quiet the longest, told to `refused`: the one last `heard` the
+    longest ago, where one never heard counts as quieter than any that was, and among those never heard the
+    one accepted first goes first."""
 
     def __init__(
         self,
         listener: Any,
         cap: int,
-        busy: set[socket.socket],
         refused: Callable[[str], None],
-        quiet_s: float = TELEMETRY_WAIT_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.listener = listener
         self.cap = cap
-        self.busy = busy
         self.refused = refused
-        self.quiet_s = quiet_s
         self.clock = clock
-        self.open: dict[Any, float] = {}  # accepted connections -> when they were accepted or last heard
+        self.open: dict[Any, float] = {}  # accepted connections, in order -> when last heard (-inf: never)
 
     def accept(self) -> tuple[Any, Any]:
-        """The next connection let in, as `socket.accept` gives it."""
-        while True:
-            connection, address = self.listener.accept()
-            now = self.clock()
-            self.open = {c: t for c, t in self.open.items() if c.fileno() != -1}  # eventlet closed these
-            if len(self.open) < self.cap:
-                break
-            idle = [c for c, t in self.open.items() if c not in self.busy or now - t >= self.quiet_s]
-            if idle:
-                quietest = min(idle, key=self.open.__getitem__)
-                self.refused(f"an idle connection, closed for a new one ({self.cap} connections open)")
-                with contextlib.suppress(OSError):
-                    quietest.shutdown(socket.SHUT_RDWR)
-                del self.open[quietest]
-                break
-            self.refused(f"a new connection ({self.cap} connections open, none idle)")
-            connection.close()
-        self.open[connection] = now
+        """The next connection, as `socket.accept` gives it, after closing the quietest one when full."""
+        connection, address = self.listener.accept()
+        self.open = {c: t for c, t in self.open.items() if c.fileno() != -1}  # eventlet closed these
+        if len(self.open) >= self.cap:
+            quietest = min(self.open, key=self.open.__getitem__)  # the first accepted of equals
+            self.refused(f"the quietest connection, closed for a new one ({self.cap} connections open)")
+            with contextlib.suppress(OSError):
+                quietest.shutdown(socket.SHUT_RDWR)
+            del self.open[quietest]
+        self.open[connection] = -math.inf
         return connection, address
 
     def heard(self, connection: Any) -> None:
-        """`connection` sent telemetry: it is not idle for another `quiet_s`."""
+        """`connection` carried a frame the model steered: it is now the last one a newcomer closes."""
         if connection in self.open:
             self.open[connection] = self.clock()
 
@@ -281,16 +266,20 @@ class ConnectionGate:
         return getattr(self.listener, name)
 
 
-def tracking(app: Callable[..., Any], connections: set[socket.socket]) -> Callable[..., Any]:
-    """The WSGI `app`, keeping the client socket of each request it is answering in `connections`."""
+def tracking(
+    app: Callable[..., Any], answering: dict[Any, socket.socket], current: Callable[[], Any]
+) -> Callable[..., Any]:
+    """The WSGI `app`, keeping in `answering` the client socket of each request it is answering, under the
+    green thread answering it (`current()`, which also runs the handlers of the messages the request carries:
+    a polling POST, or each message of a WebSocket)."""
 
     def tracked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        connection = environ["eventlet.input"].get_socket()
-        connections.add(connection)
+        thread = current()
+        answering[thread] = environ["eventlet.input"].get_socket()
         try:
             return app(environ, start_response)  # a WebSocket returns when its connection ends
         finally:
-            connections.discard(connection)
+            del answering[thread]
 
     return tracked
 
