@@ -53,13 +53,18 @@ TEMP_SUFFIX = ".tmp"  # a temporary is `.NAME.HOST-pidPID-RANDOM.tmpSUFFIX` besi
 STALE_SECONDS = 86400  # a temporary whose writer cannot be asked (another host, no pid) this old is removed
 
 
-def this_machine() -> str:
-    """This machine as temporaries name it: its host name and the start of /etc/machine-id (machines may
-    share a host name: containers, "localhost"), in letters, digits and _."""
-    try:
-        ident = Path("/etc/machine-id").read_text(encoding="ascii", errors="replace")[:8]
-    except OSError:
-        ident = ""
+MACHINE_IDS = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
+
+
+def this_machine(ids: Sequence[Path] = MACHINE_IDS) -> str:
+    """This machine as temporaries name it, in letters, digits and _: its host name and the start of the
+    first readable machine id in `ids` (machines may share a host name: containers, "localhost"); the
+    host name alone where there is none (then two such machines on one disk look like one)."""
+    ident = ""
+    for path in ids:
+        with contextlib.suppress(OSError):
+            ident = path.read_text(encoding="ascii", errors="replace").strip()[:8]
+            break
     return re.sub(r"[^A-Za-z0-9_]", "_", f"{socket.gethostname()}_{ident}".strip("_"))[:80] or "host"
 
 

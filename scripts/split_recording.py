@@ -77,8 +77,8 @@ def main() -> None:
     args = parser.parse_args()
     try:
         split(args.recording, args.out, args.share, args.follow_links)
-    except DrivenetError as err:
-        sys.exit(f"error: {printable(str(err))}")
+    except DrivenetError as err:  # the readers' hint names --set too, which this script does not take
+        sys.exit(f"error: {printable(str(err).replace(' (or --set data.follow_links=true)', ''))}")
 
 
 def split(recording: Path, out: Path, share: float, follow_links: bool) -> None:
@@ -89,12 +89,16 @@ def split(recording: Path, out: Path, share: float, follow_links: bool) -> None:
     if out.exists():
         raise DrivenetError(f"{out} exists; remove it or choose another --out")
     log = read_log(recording / "driving_log.csv", recording, follow_links)
-    rows = list(csv.reader(io.StringIO(log), skipinitialspace=True))
+    rows = [row for row in csv.reader(io.StringIO(log), skipinitialspace=True) if any(f.strip() for f in row)]
     header = rows.pop(0) if rows and not rows[0][0].lower().endswith((".jpg", ".jpeg", ".png")) else None
-    rows = [row for row in rows if row]
     if not rows:
         raise DrivenetError(f"{recording / 'driving_log.csv'}: no rows to split")
     before, after = split_rows(rows, share)
+    if not before or not after:
+        raise DrivenetError(
+            f"{recording / 'driving_log.csv'}: --share {share} leaves {len(before)} rows to train and "
+            f"{len(after)} to choose; both parts need frames: give a longer recording or another --share"
+        )
     frames = (recording / "IMG", *scan_folder(recording / "IMG", recording.resolve(), follow_links))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

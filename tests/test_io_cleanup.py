@@ -113,6 +113,14 @@ def test_another_hosts_temporary_is_not_judged_by_this_hosts_processes(tmp_path:
     assert theirs.exists() and not old_theirs.exists() and not ours.exists()
 
 
+def test_machines_that_share_a_host_name_are_told_apart_by_their_machine_id(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("3d1219c7aaaa\n")
+    (tmp_path / "b").write_text("77e0ab12bbbb\n")
+    one, other = (drivenet.io.this_machine([tmp_path / "none", tmp_path / n]) for n in ("a", "b"))
+    assert one != other and one.endswith("_3d1219c7") and other.endswith("_77e0ab12")
+    assert drivenet.io.this_machine([tmp_path / "none"]) == one.removesuffix("_3d1219c7")  # host name only
+
+
 def test_the_file_and_its_folder_are_synced_before_and_after_the_rename(tmp_path: Path, monkeypatch) -> None:
     events: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace

@@ -33,6 +33,7 @@ from drivenet.errors import DrivenetError
 
 STOP_SPEED = 0.5  # m/s (1.1 mph): slower than this the recorded car is standing
 STOP_SHARE = 0.1  # of the recording's median moving speed: a slow car's stop speed
+STOP_FLOOR = 0.05  # m/s: whatever the median, slower than this is standing (a parked car's sensor noise)
 MOST_MASKED = 0.5  # share of the recording's seconds: masking more leaves too little to judge
 STOP_SECONDS = 0.5  # s: a stop lasts at least this long (a car passing through 0 while reversing does not)
 MARGIN = 1.0  # s masked on either side of a stretch
@@ -64,10 +65,11 @@ def runs(flag: np.ndarray) -> list[tuple[int, int]]:
 
 
 def stop_speed(speed: np.ndarray) -> float:
-    """v_stop (m/s) of a recording's logged speeds (N,): min(STOP_SPEED, STOP_SHARE · median of those
-    above 0); 0 (no stop) when the car never moved."""
+    """v_stop (m/s) of a recording's logged speeds (N,): max(STOP_FLOOR, min(STOP_SPEED, STOP_SHARE ·
+    median of those above 0)); STOP_FLOOR when the car never moved."""
     moving = speed[speed > 0]
-    return min(STOP_SPEED, STOP_SHARE * float(np.median(moving))) if len(moving) else 0.0
+    share = STOP_SHARE * float(np.median(moving)) if len(moving) else 0.0
+    return max(STOP_FLOOR, min(STOP_SPEED, share))
 
 
 def find_stretches(

@@ -79,3 +79,14 @@ def test_a_missing_or_empty_recording_is_one_line(tmp_path):
     (tmp_path / "empty" / "driving_log.csv").write_text("center,left,right,steering,throttle,brake,speed\n")
     one_line(split(tmp_path / "empty", "--out", tmp_path / "parts"), "no rows")
     assert not (tmp_path / "parts").exists()
+    assert "--set" not in split(linked_out(tmp_path / "l")[0], "--out", tmp_path / "p3").stderr
+
+
+def test_a_blank_first_line_is_skipped_and_a_part_left_empty_is_refused(tmp_path):
+    folder = write_timed_log(tmp_path / "rec", [(100 * k, k / 10, "20") for k in range(10)])
+    log = folder / "driving_log.csv"
+    log.write_text("\n" + log.read_text())
+    assert split(folder, "--out", tmp_path / "parts").returncode == 0
+    single = write_timed_log(tmp_path / "one", [(0, 0.0, "20")])
+    one_line(split(single, "--out", tmp_path / "p2"), "both parts")
+    assert not (tmp_path / "p2").exists()

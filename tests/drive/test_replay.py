@@ -391,8 +391,10 @@ def test_cli_error_is_one_line(tmp_path: Path) -> None:
 
 def test_a_standing_car_cannot_be_replayed(tmp_path: Path) -> None:
     folder = write_log(tmp_path / "rec", [0.0] * 10, 0.0)
-    with pytest.raises(DrivenetError, match="drives only 0.00 m"):
+    with pytest.raises(DrivenetError, match=r"would be masked \(stop\), too little left to judge"):
         Replay(load(folder))
+    with pytest.raises(DrivenetError, match="drives only 0.00 m"):
+        Replay(load(folder), mask=False)
 
 
 def test_odometry_of_real_recordings_when_available() -> None:

@@ -22,6 +22,7 @@ from drivenet.drive.replay import Replay, load_recorded_drive
 from drivenet.drive.replay_mask import (
     MARGIN,
     MOST_MASKED,
+    STOP_FLOOR,
     STOP_SECONDS,
     STOP_SHARE,
     STOP_SPEED,
@@ -121,9 +122,16 @@ def test_a_pause_beside_a_stop_merges_into_one_stretch_and_one_at_the_start_is_c
 
 
 def test_the_stop_speed_is_a_tenth_of_a_slow_cars_usual_speed_and_never_above_the_cars():
-    assert stop_speed(np.array([0.0, 0.0, 0.2, 0.4, 0.4])) == pytest.approx(STOP_SHARE * 0.4)
+    assert stop_speed(np.array([0.0, 0.0, 2.0, 4.0, 4.0])) == pytest.approx(STOP_SHARE * 4.0)
     assert stop_speed(np.array([0.0, 12.0, 14.0])) == STOP_SPEED
-    assert stop_speed(np.zeros(5)) == 0.0
+    assert stop_speed(np.zeros(5)) == STOP_FLOOR
+
+
+def test_a_parked_cars_sensor_noise_is_a_stop_whatever_its_median():
+    """0.02 m/s of noise has a median of 0.02: a tenth of it would call nothing a stop and judge a parked
+    car as driving; the floor masks it (and replay then refuses the drive as too little left to judge)."""
+    noise = np.abs(np.random.default_rng(0).normal(0.0, 0.02, 300))
+    assert stop_speed(noise) == STOP_FLOOR and np.mean(noise < stop_speed(noise)) > 0.9
     speed = np.zeros(20)
     assert find_stretches(speed, np.full(19, 0.1), np.zeros(19, bool), np.zeros(19, bool), None) == []
 
