@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from support.cli import one_line_error
+from support.exported import needs_export
 from support.tiny import SIZE, road_frame, tiny_config
 from typer.testing import CliRunner
 
@@ -117,7 +118,7 @@ def test_models_of_other_preprocessing_are_refused_in_one_line(tmp_path):
 @pytest.mark.parametrize(
     "args",
     [
-        ["export", "{e}", "--out", "{tmp}/e.onnx"],
+        pytest.param(["export", "{e}", "--out", "{tmp}/e.onnx"], marks=needs_export),
         ["plot", "weights", "{e}", "--out", "{tmp}/w.png"],
         ["explain", "{e}", "{frame}", "--out", "{tmp}/x"],
     ],
