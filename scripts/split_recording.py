@@ -77,8 +77,8 @@ def main() -> None:
     args = parser.parse_args()
     try:
         split(args.recording, args.out, args.share, args.follow_links)
-    except DrivenetError as err:  # the readers' hint names --set too, which this script does not take
-        sys.exit(f"error: {printable(str(err).replace(' (or --set data.follow_links=true)', ''))}")
+    except DrivenetError as err:
+        sys.exit(f"error: {printable(str(err))}")
 
 
 def split(recording: Path, out: Path, share: float, follow_links: bool) -> None:

@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from drivenet.data.frames import OPTIONAL_COLUMNS, Problem, ReadResult, make_frames
-from drivenet.data.readers.logfile import is_inside, shown
+from drivenet.data.readers.logfile import FOLLOW_HINT, is_inside, shown
 
 IMAGE_FOLDERS = ("IMG", "images", "")  # where recordings keep their frames, relative to the recording
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # image files drivenet reads (drivenet/data/images.py), lower case
-FOLLOW_HINT = "pass --follow-links (or --set data.follow_links=true) to read it"
 
 
 def scan_folder(

@@ -30,6 +30,8 @@ BOMS = (  # the UTF-32 marks first: UTF-32-LE's begins with UTF-16-LE's
 SHOWN = 60  # characters of a log's text quoted in a message, at most
 MAX_LOG_BYTES = 2**30  # a log is read whole; a million frames take about 100 MB
 
+FOLLOW_HINT = "pass --follow-links to read it"  # or data.follow_links = true in a config (README)
+
 
 class UnreadableLog(DrivenetError):
     """A log file drivenet refuses to read; `reason` is the message without the file name."""
@@ -69,8 +71,8 @@ def read_log(path: Path, root: Path | None = None, follow_links: bool = False) -
     if not (follow_links or is_inside(real, folder)):
         raise UnreadableLog(
             path,
-            "is a link to a file outside its recording folder; copy the file in, pass the real file, or "
-            "pass --follow-links (or --set data.follow_links=true) to read it",
+            f"is a link to a file outside its recording folder; copy the file in, pass the real file, or "
+            f"{FOLLOW_HINT}",
         )
     if not stat.S_ISREG(status.st_mode):
         raise UnreadableLog(
