@@ -278,8 +278,8 @@ def test_randomising_the_weights_layer_by_layer_changes_the_maps(road_models, na
 # frames (the renderer's road, at least half road paint, dilated by one input pixel: 0.52 of the image, so
 # at most 1.93). The small conv model meets it (1.55 to 1.91 over 3 initialisations and 2 test seeds). The
 # dense ALVINN network does not (1.16 to 1.32): its first weights keep their random initial values on every
-# pixel, and its learned weights spread over the rows where the road lies in some frames (README, "What the
-# network looks at"). Asserted: the issue's factor for the conv model, 1.1 for ALVINN, and for both more
+# pixel, and its learned weights spread over the rows where the road lies in some frames (docs/results.md,
+# "Saliency maps"). Asserted: the issue's factor for the conv model, 1.1 for ALVINN, and for both more
 # than the same network untrained.
 ROAD_SHARE_FACTOR = {"alvinn": 1.1, "small conv": 1.5}
 
